@@ -1,0 +1,115 @@
+"""Shipped model folders: safetensors weights + config.json + record.json + a SHA256SUMS manifest.
+
+Layout of a shipped model under ``data/<name>/``::
+
+    model.safetensors   the weights (safetensors only: loading runs no code)
+    config.json         what to build before loading ("kind" names the model family)
+    record.json         how it was made: command, seed, steps, wall time on a 2-core CPU, metrics
+    SHA256SUMS          sha256 of every other file, in ``sha256sum -c`` format
+
+``load_weights`` checks the manifest first, so a truncated or edited file is refused with a
+message that says how to rebuild it, instead of failing somewhere inside torch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+__all__ = [
+    "DATA_DIR", "MANIFEST", "CheckpointError", "data_path", "sha256_of", "write_manifest",
+    "verify_manifest", "save_model", "read_config", "load_weights",
+]
+
+#: The repository's data/ folder (shipped checkpoints live here).
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MANIFEST = "SHA256SUMS"
+
+
+class CheckpointError(RuntimeError):
+    """A shipped checkpoint is missing, corrupt, or of another kind than asked for."""
+
+
+def data_path(name: str | Path) -> Path:
+    """``data/<name>`` for a bare name, or the path itself if it is absolute or exists as given."""
+    path = Path(name)
+    return path if path.is_absolute() or path.exists() else DATA_DIR / path
+
+
+def _rebuild_hint(folder: Path) -> str:
+    return (f"Rebuild it with `python -m course_utils.train {folder.name}` (or `make models` for all), "
+            "or restore it with `git checkout -- data/`.")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: str | Path) -> Path:
+    """Write ``SHA256SUMS`` listing every file below ``folder`` (sub-folders included)."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    lines = [f"{sha256_of(p)}  {p.relative_to(folder).as_posix()}" for p in files]
+    (folder / MANIFEST).write_text("\n".join(lines) + "\n")
+    return folder / MANIFEST
+
+
+def verify_manifest(folder: str | Path) -> None:
+    """Raise ``CheckpointError`` unless every file named in ``SHA256SUMS`` exists with that hash."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not folder.is_dir() or not manifest.is_file():
+        raise CheckpointError(f"No shipped model at {folder} (its {MANIFEST} is missing). {_rebuild_hint(folder)}")
+    for line in manifest.read_text().splitlines():
+        if not line.strip():
+            continue
+        expected, name = line.split(maxsplit=1)
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(f"{path} is missing. {_rebuild_hint(folder)}")
+        if sha256_of(path) != expected:
+            raise CheckpointError(
+                f"{path} is corrupt: its sha256 does not match {manifest}. {_rebuild_hint(folder)}")
+
+
+def save_model(folder: str | Path, state: dict[str, torch.Tensor] | torch.nn.Module, config: dict,
+               record: dict | None = None) -> Path:
+    """Save weights (safetensors), ``config.json`` and ``record.json`` into ``folder``, then the manifest."""
+    if "kind" not in config:
+        raise ValueError("config needs a 'kind' entry (for example 'judge' or 'pixel-unet') so loaders can check it.")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(state, torch.nn.Module):
+        state = state.state_dict()
+    state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    save_file(state, folder / "model.safetensors", metadata={"kind": str(config["kind"])})
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    if record is not None:
+        (folder / "record.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return write_manifest(folder)
+
+
+def read_config(folder: str | Path, kind: str | None = None) -> dict:
+    """Verify the folder's manifest and return its config; check ``config['kind'] == kind`` if given."""
+    folder = data_path(folder)
+    verify_manifest(folder)
+    config = json.loads((folder / "config.json").read_text())
+    if kind is not None and config.get("kind") != kind:
+        raise CheckpointError(
+            f"{folder} holds a {config.get('kind')!r} model, not a {kind!r} one. Pick the folder of a {kind!r} model.")
+    return config
+
+
+def load_weights(folder: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
+                 ) -> tuple[dict[str, torch.Tensor], dict]:
+    """Return ``(state_dict, config)`` from a checked model folder."""
+    folder = data_path(folder)
+    config = read_config(folder, kind)
+    return load_file(folder / "model.safetensors", device=str(device)), config

@@ -1,0 +1,65 @@
+"""The machine the course runs on: which device, which versions, fast or full mode."""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+import torch
+
+__all__ = ["FAST_ENV_VAR", "fast_mode", "pick", "pick_device", "environment_report", "print_environment"]
+
+#: Set ``COURSE_FAST=1`` to train for fewer steps and sample fewer images (the tests do).
+FAST_ENV_VAR = "COURSE_FAST"
+
+_PACKAGES = ("torch", "diffusers", "transformers", "accelerate", "safetensors", "tokenizers", "numpy", "matplotlib")
+
+
+def fast_mode() -> bool:
+    """True when ``COURSE_FAST`` is set to 1/true/yes: notebooks then train and sample less."""
+    value = os.environ.get(FAST_ENV_VAR, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"{FAST_ENV_VAR}={value!r} is not understood; use {FAST_ENV_VAR}=1 for fast mode or unset it.")
+
+
+def pick(full, fast):
+    """``fast`` in fast mode, else ``full``: the one switch notebooks use for sizes of work."""
+    return fast if fast_mode() else full
+
+
+def pick_device() -> torch.device:
+    """``cuda`` when a GPU is visible, else ``cpu``. Course code never hard-codes a device."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def environment_report() -> dict[str, object]:
+    """Versions, device, thread count and mode, as a dict (what ``print_environment`` shows)."""
+    report: dict[str, object] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+    for name in _PACKAGES:
+        try:
+            report[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            report[name] = "not installed"
+    device = pick_device()
+    report["device"] = str(device)
+    report["gpu"] = torch.cuda.get_device_name(0) if device.type == "cuda" else "none"
+    report["torch threads"] = torch.get_num_threads()
+    report["cpu cores"] = os.cpu_count()
+    report["fast mode"] = fast_mode()
+    return report
+
+
+def print_environment(file=None) -> dict[str, object]:
+    """Print the environment report as an aligned table and return it."""
+    report = environment_report()
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:<{width}}  {value}", file=file or sys.stdout)
+    return report

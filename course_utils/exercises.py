@@ -1,0 +1,102 @@
+"""Exercises with automatic checks.
+
+A notebook exercise looks like this::
+
+    answer = ...                       # your code here
+    check("01.same_canvas", answer)    # prints: not solved yet / a hint / solved
+
+``check`` never raises: an unfinished answer (``...``, ``None`` or code that raises
+``NotImplementedError``) reads "not solved yet", a wrong one gets a hint, a right one is confirmed.
+Checks live in ``course_utils/checks/`` and reference solutions in ``course_utils/solutions/``, one
+module per notebook; ``tests/test_exercises.py`` runs every
+check against its solution, so a check that cannot be passed is caught.
+
+A check is a function ``(answer) -> None`` registered with ``@exercise(name, hint=...)``; it
+raises ``Wrong("why")`` (or fails an ``assert``) when the answer is wrong.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["Wrong", "CheckResult", "exercise", "check", "registered", "UNSOLVED", "WRONG", "SOLVED"]
+
+UNSOLVED, WRONG, SOLVED = "not solved yet", "not right yet", "solved"
+
+
+class Wrong(Exception):
+    """Raised inside a check to say why an answer is wrong (the message is shown to the learner)."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: str          # UNSOLVED, WRONG or SOLVED
+    message: str
+
+    @property
+    def solved(self) -> bool:
+        return self.status == SOLVED
+
+    def __repr__(self) -> str:   # what a notebook shows if the result is the cell's last value
+        return f"[{self.name}] {self.message}"
+
+
+@dataclass(frozen=True)
+class _Exercise:
+    name: str
+    checker: Callable[[Any], None]
+    hint: str
+
+
+_REGISTRY: dict[str, _Exercise] = {}
+
+
+def exercise(name: str, hint: str) -> Callable:
+    """Register ``checker`` as the check of exercise ``name`` (e.g. ``"01.same_canvas"``)."""
+    def register(checker: Callable[[Any], None]) -> Callable[[Any], None]:
+        if name in _REGISTRY:
+            raise ValueError(f"exercise {name!r} is registered twice")
+        _REGISTRY[name] = _Exercise(name, checker, hint)
+        return checker
+    return register
+
+
+def registered() -> list[str]:
+    """Names of every registered exercise (after importing the modules that define them)."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def _load_all() -> None:
+    from . import checks  # noqa: F401  (importing registers every notebook's checks)
+
+
+def _is_placeholder(answer: Any) -> bool:
+    return answer is ... or answer is None
+
+
+def check(name: str, answer: Any, *, quiet: bool = False) -> CheckResult:
+    """Check ``answer`` for exercise ``name``; print and return the verdict. Never raises."""
+    _load_all()
+    if name not in _REGISTRY:
+        result = CheckResult(name, WRONG, f"There is no exercise called {name!r}. Known: {', '.join(sorted(_REGISTRY))}.")
+    else:
+        ex = _REGISTRY[name]
+        if _is_placeholder(answer):
+            result = CheckResult(name, UNSOLVED, "Not solved yet: replace the `...` with your answer and run the cell again.")
+        else:
+            try:
+                ex.checker(answer)
+                result = CheckResult(name, SOLVED, "Solved. Well done!")
+            except NotImplementedError:
+                result = CheckResult(name, UNSOLVED, "Not solved yet: your function still raises NotImplementedError.")
+            except (Wrong, AssertionError) as why:
+                detail = f" {why}" if str(why) else ""
+                result = CheckResult(name, WRONG, f"Not right yet.{detail} Hint: {ex.hint}")
+            except Exception as err:  # the learner's code failed: report it, do not raise
+                result = CheckResult(name, WRONG, f"Not right yet: your answer raised {type(err).__name__}: {err}. "
+                                                  f"Hint: {ex.hint}")
+    if not quiet:
+        print(f"[{name}] {result.message}")
+    return result

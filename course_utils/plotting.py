@@ -1,0 +1,123 @@
+"""The course's one plotting module: image grids, strips over time, histograms and curves.
+
+Images are tensors ``[N, C, H, W]`` (or one ``[C, H, W]``) with values in [-1, 1] (the models'
+range) or [0, 1]; ``value_range`` says which, and ``"auto"`` picks [-1, 1] when any value is
+negative. Every function returns the matplotlib Figure, so a notebook cell ends with a picture.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+__all__ = ["PALETTE", "use_course_style", "to_numpy_images", "show_images", "show_histogram",
+           "plot_curves", "close_all"]
+
+#: Okabe–Ito colour-blind-safe palette: the course's line colours, in order.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+def use_course_style() -> None:
+    """One look for every figure: readable fonts, the colour-blind-safe palette, modest sizes."""
+    matplotlib.rcParams.update({
+        "figure.figsize": (6.4, 3.6), "figure.dpi": 80, "savefig.dpi": 80,
+        "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+        "axes.prop_cycle": matplotlib.cycler(color=PALETTE), "image.interpolation": "nearest",
+    })
+
+
+def to_numpy_images(images: torch.Tensor, value_range: str | tuple[float, float] = "auto") -> np.ndarray:
+    """``[N, C, H, W]`` or ``[C, H, W]`` tensor → ``[N, H, W, C]`` numpy array in [0, 1] (C = 1 or 3)."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}.")
+    x = images.detach().to("cpu", torch.float32)
+    if x.dim() == 3:
+        x = x[None]
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(
+            f"images must have shape [N, C, H, W] or [C, H, W] with C = 1 or 3 channels, got {tuple(images.shape)}. "
+            "A channels-last image [H, W, C] needs .permute(2, 0, 1) first.")
+    if value_range == "auto":
+        value_range = (-1.0, 1.0) if float(x.min()) < 0 else (0.0, 1.0)
+    if value_range not in ((-1.0, 1.0), (0.0, 1.0), (-1, 1), (0, 1)):
+        raise ValueError(f"value_range must be 'auto', (-1, 1) or (0, 1), got {value_range!r}.")
+    lo, hi = value_range
+    x = ((x - lo) / (hi - lo)).clamp(0, 1)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, *, ncols: int | None = None,
+                size: float = 1.6, value_range: str | tuple[float, float] = "auto",
+                suptitle: str | None = None) -> plt.Figure:
+    """A grid of images with optional titles (one per image). Returns the Figure."""
+    arr = to_numpy_images(images, value_range)
+    n = len(arr)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"got {n} images but {len(titles)} titles; give one title per image.")
+    ncols = min(n, ncols or 8)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(arr[i][..., 0] if arr.shape[-1] == 1 else arr[i], cmap="gray" if arr.shape[-1] == 1 else None,
+                      vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def show_histogram(values: torch.Tensor | np.ndarray, *, bins: int = 60, gaussian: bool = True,
+                   title: str | None = None, ax: plt.Axes | None = None) -> plt.Figure:
+    """Histogram of ``values`` as a density, with the standard normal density on top if ``gaussian``."""
+    v = values.detach().cpu().flatten().numpy() if isinstance(values, torch.Tensor) else np.ravel(values)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3))
+    else:
+        fig = ax.figure
+    ax.hist(v, bins=bins, density=True, alpha=0.6, label="values")
+    if gaussian:
+        xs = np.linspace(-4, 4, 200)
+        ax.plot(xs, np.exp(-xs**2 / 2) / np.sqrt(2 * np.pi), color=PALETTE[3], label="N(0, 1) density")
+        ax.legend(loc="upper right")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_curves(x: Sequence[float], curves: dict[str, Sequence[float]], *, xlabel: str = "", ylabel: str = "",
+                title: str | None = None, logy: bool = False, ax: plt.Axes | None = None) -> plt.Figure:
+    """Several named curves over the same x (loss histories, schedules, sweeps)."""
+    if ax is None:
+        fig, ax = plt.subplots()
+    else:
+        fig = ax.figure
+    for name, ys in curves.items():
+        if len(ys) != len(x):
+            raise ValueError(f"curve {name!r} has {len(ys)} values but x has {len(x)}.")
+        ax.plot(x, ys, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend()
+    return fig
+
+
+def close_all() -> None:
+    """Close every open figure (long notebooks call this to keep memory flat)."""
+    plt.close("all")
+
+
+use_course_style()

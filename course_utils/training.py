@@ -1,0 +1,229 @@
+"""The course's one training loop, used by every model it trains.
+
+    for step in range(start, steps):
+        g     = generator for this step            # every random draw of the step comes from g
+        batch = batch_fn(step, g)                  # fresh renders, or a random slice of cached data
+        for each objective (one optimizer each):   # one for most models, two for a GAN
+            loss = objective.loss(model, batch, g)
+            loss.backward(); clip; optimizer.step()
+        ema ← decay·ema + (1 − decay)·weights      # optional exponential moving average
+
+Each step's generator is made from ``(seed, step)``, so a run killed after a checkpoint and resumed
+draws exactly the numbers an uninterrupted run would: resuming repeats no randomness and skips none.
+Checkpoints are safetensors (weights, EMA weights, optimizer state) with a JSON header.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from .env import pick_device
+from .seeding import make_generator, validate_seed
+
+__all__ = ["TrainConfig", "Objective", "TrainResult", "step_generator", "train", "to_device",
+           "CHECKPOINT_NAME", "load_training_checkpoint"]
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+LossFn = Callable[[torch.nn.Module, Any, torch.Generator], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """How long and how fast to train. Unknown keyword arguments raise a TypeError at once."""
+    steps: int
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0
+    lr_schedule: str = "constant"        # "constant" or "cosine" (decays to 10% of lr)
+    grad_clip: float | None = 1.0
+    ema_decay: float | None = None       # e.g. 0.995; None = no EMA
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 0            # 0 = only at the end (if run_dir is set)
+    run_dir: str | None = None           # resume from run_dir/checkpoint.safetensors when it exists
+
+    def __post_init__(self):
+        validate_seed(self.seed)
+        if not (isinstance(self.steps, int) and self.steps >= 0):
+            raise ValueError(f"steps must be an int ≥ 0, got {self.steps!r}.")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}.")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}.")
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate at ``step``: linear warm-up, then constant or cosine decay to 10%."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.lr_schedule == "constant":
+            return self.lr
+        progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        return self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+@dataclass
+class Objective:
+    """One optimizer, the parameters it updates, and the loss it minimises."""
+    name: str
+    loss: LossFn
+    parameters: Iterable[torch.nn.Parameter] | None = None   # None = all of the model's parameters
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]] = field(default_factory=list)   # one row per logged step
+    ema_state: dict[str, torch.Tensor] | None = None
+    steps_done: int = 0
+    resumed_from: int = 0
+    seconds: float = 0.0
+
+    def losses(self, name: str = "loss") -> tuple[list[int], list[float]]:
+        rows = [r for r in self.history if name in r]
+        return [int(r["step"]) for r in rows], [r[name] for r in rows]
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The CPU generator of one training step: a function of (seed, step) only."""
+    return make_generator((validate_seed(seed) * 1_000_003 + step) % 2**63)
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move every tensor inside ``batch`` (tensor, tuple, list or dict) to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def _as_objectives(loss: LossFn | Sequence[Objective]) -> list[Objective]:
+    if callable(loss):
+        return [Objective("loss", loss)]
+    objectives = list(loss)
+    if not objectives or not all(isinstance(o, Objective) for o in objectives):
+        raise TypeError("loss must be a callable loss(model, batch, generator) or a list of Objective.")
+    return objectives
+
+
+def _save_checkpoint(path: Path, model, optimizers, ema, step: int, history, config: TrainConfig) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if ema is not None:
+        tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.items()})
+    groups = {}
+    for name, opt in optimizers.items():
+        state = opt.state_dict()
+        groups[name] = state["param_groups"]
+        for idx, slots in state["state"].items():
+            for key, value in slots.items():
+                value = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+                tensors[f"opt.{name}.{idx}.{key}"] = value.detach().cpu().contiguous()
+    meta = {"step": str(step), "history": json.dumps(history), "param_groups": json.dumps(groups),
+            "config": json.dumps(asdict(config))}
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, tmp, metadata=meta)
+    tmp.replace(path)   # atomic: a kill during the write leaves the previous checkpoint intact
+
+
+def load_training_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a training checkpoint: (tensors, metadata)."""
+    with safe_open(str(path), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+
+
+def _restore(path: Path, model, optimizers, ema) -> tuple[int, list]:
+    tensors, meta = load_training_checkpoint(path)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if ema is not None:
+        ema.update({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    groups = json.loads(meta["param_groups"])
+    for name, opt in optimizers.items():
+        state: dict[int, dict] = {}
+        prefix = f"opt.{name}."
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                idx, slot = key[len(prefix):].split(".", 1)
+                state.setdefault(int(idx), {})[slot] = value
+        opt.load_state_dict({"state": state, "param_groups": groups[name]})
+    return int(meta["step"]), json.loads(meta["history"])
+
+
+def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
+          batch_fn: Callable[[int, torch.Generator], Any], config: TrainConfig, *,
+          device: torch.device | str | None = None, progress: bool = True) -> TrainResult:
+    """Train ``model`` in place for ``config.steps`` steps; return the loss history (and EMA weights).
+
+    ``batch_fn(step, generator)`` returns the step's batch; ``loss(model, batch, generator)`` returns a
+    scalar tensor. For several optimizers (a GAN), pass a list of ``Objective``: each takes its own step,
+    in order, on the same batch. With ``config.run_dir`` set, checkpoints go there and a later call with
+    the same config resumes from the last one.
+    """
+    device = torch.device(device) if device is not None else pick_device()
+    model.to(device).train()
+    objectives = _as_objectives(loss)
+    optimizers = {}
+    for obj in objectives:
+        params = list(obj.parameters) if obj.parameters is not None else list(model.parameters())
+        optimizers[obj.name] = torch.optim.AdamW(params, lr=config.lr, betas=config.betas,
+                                                 weight_decay=config.weight_decay)
+    ema = ({k: v.detach().clone().float() for k, v in model.state_dict().items()}
+           if config.ema_decay is not None else None)
+    result = TrainResult()
+    start = 0
+    ckpt = Path(config.run_dir) / CHECKPOINT_NAME if config.run_dir else None
+    if ckpt is not None and ckpt.exists():
+        start, result.history = _restore(ckpt, model, optimizers, ema)
+        result.resumed_from = start
+    t0 = time.perf_counter()
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress,
+               desc="training", leave=True)
+    for step in bar:
+        g = step_generator(config.seed, step)
+        batch = to_device(batch_fn(step, g), device)
+        row: dict[str, float] = {"step": step}
+        for obj in objectives:
+            opt = optimizers[obj.name]
+            for group in opt.param_groups:
+                group["lr"] = config.lr_at(step)
+            value = obj.loss(model, batch, g)
+            if not torch.isfinite(value):
+                raise FloatingPointError(f"{obj.name} became {value.item()} at step {step}; lower the learning rate.")
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            if config.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_([p for grp in opt.param_groups for p in grp["params"]],
+                                               config.grad_clip)
+            opt.step()
+            row[obj.name] = float(value.detach())
+        if ema is not None:
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        ema[k].mul_(config.ema_decay).add_(v.detach().float(), alpha=1 - config.ema_decay)
+                    else:
+                        ema[k].copy_(v)
+        if step % config.log_every == 0 or step == config.steps - 1:
+            result.history.append(row)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k != "step"})
+        done = step + 1
+        if ckpt is not None and (done == config.steps or
+                                 (config.checkpoint_every and done % config.checkpoint_every == 0)):
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            _save_checkpoint(ckpt, model, optimizers, ema, done, result.history, config)
+    bar.close()
+    model.eval()
+    result.steps_done = config.steps
+    result.seconds = time.perf_counter() - t0
+    result.ema_state = ema
+    return result

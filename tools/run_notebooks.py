@@ -1,0 +1,76 @@
+"""Execute the course's notebooks headless, in order, and print how long each took.
+
+    python tools/run_notebooks.py                 # every notebook → build/notebooks/ (make course)
+    python tools/run_notebooks.py --in-place      # refresh the committed notebooks (make execute)
+    python tools/run_notebooks.py 02 03           # only notebooks whose name starts with 02 or 03
+
+Times go to build/times.json as well (the README's course map and the site read them).
+Fast mode is whatever COURSE_FAST says in the environment.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+BUILD = ROOT / "build"
+
+
+def select(prefixes: list[str]) -> list[Path]:
+    books = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if prefixes:
+        books = [p for p in books if any(p.name.startswith(x) for x in prefixes)]
+    return books
+
+
+def execute(path: Path, out: Path, timeout: int) -> float:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    t0 = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - t0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("prefixes", nargs="*", help="only notebooks whose names start with these")
+    parser.add_argument("--in-place", action="store_true", help="overwrite notebooks/ with executed copies")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    books = select(args.prefixes)
+    if not books:
+        print("no notebooks matched", args.prefixes, file=sys.stderr)
+        return 1
+    mode = "fast" if os.environ.get("COURSE_FAST", "") not in ("", "0") else "full"
+    print(f"Executing {len(books)} notebooks in {mode} mode ({'in place' if args.in_place else 'into build/notebooks'})")
+    times: dict[str, float] = {}
+    total = time.perf_counter()
+    for path in books:
+        out = path if args.in_place else BUILD / "notebooks" / path.name
+        print(f"  {path.name:<40}", end="", flush=True)
+        seconds = execute(path, out, args.timeout)
+        times[path.stem] = round(seconds, 1)
+        print(f"{seconds:7.1f} s", flush=True)
+    total = time.perf_counter() - total
+    print(f"  {'total':<40}{total:7.1f} s")
+    BUILD.mkdir(exist_ok=True)
+    record = {"mode": mode, "threads": os.cpu_count(), "seconds": times, "total": round(total, 1),
+              "date": time.strftime("%Y-%m-%d")}
+    (BUILD / f"times-{mode}.json").write_text(json.dumps(record, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
