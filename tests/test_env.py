@@ -1,0 +1,30 @@
+import pytest
+import torch
+
+from course_utils import env
+
+
+def test_pick_device_matches_cuda_availability():
+    assert env.pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("", False), ("0", False), ("no", False)])
+def test_fast_mode(monkeypatch, value, expected):
+    monkeypatch.setenv(env.FAST_ENV_VAR, value)
+    assert env.fast_mode() is expected
+    assert env.pick("full", "fast") == ("fast" if expected else "full")
+
+
+def test_fast_mode_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv(env.FAST_ENV_VAR, "maybe")
+    with pytest.raises(ValueError, match="COURSE_FAST=1"):
+        env.fast_mode()
+
+
+def test_environment_report(capsys):
+    report = env.print_environment()
+    for key in ("python", "torch", "diffusers", "transformers", "device", "torch threads", "fast mode"):
+        assert key in report
+    assert report["torch"].startswith("2.13.0")
+    out = capsys.readouterr().out
+    assert "diffusers" in out and "0.42.1" in out

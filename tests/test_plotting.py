@@ -1,0 +1,54 @@
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from course_utils import plotting
+
+matplotlib.use("Agg")
+
+
+def test_to_numpy_images_ranges():
+    x = torch.tensor([-1.0, 0.0, 1.0]).view(1, 1, 1, 3).expand(1, 3, 1, 3)
+    arr = plotting.to_numpy_images(x)
+    assert arr.shape == (1, 1, 3, 3)
+    assert np.allclose(arr[0, 0, :, 0], [0.0, 0.5, 1.0])
+    y = torch.full((3, 2, 2), 0.25)
+    assert np.allclose(plotting.to_numpy_images(y), 0.25)                     # [0, 1] kept as is
+    assert np.allclose(plotting.to_numpy_images(y, value_range=(-1, 1)), 0.625)
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 8, 8), (8, 8, 3), (8, 8), (1, 2, 3, 8, 8)])
+def test_wrong_shapes_are_clear_errors(shape):
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        plotting.show_images(torch.zeros(shape))
+
+
+def test_not_a_tensor():
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        plotting.show_images(np.zeros((1, 3, 4, 4)))
+
+
+def test_show_images_titles_and_grid():
+    fig = plotting.show_images(torch.rand(5, 3, 8, 8), titles=list("abcde"), ncols=3)
+    axes = fig.axes
+    assert len(axes) == 6 and [a.get_title() for a in axes[:5]] == list("abcde")
+    with pytest.raises(ValueError, match="one title per image"):
+        plotting.show_images(torch.rand(2, 3, 8, 8), titles=["only one"])
+    plotting.close_all()
+
+
+def test_histogram_and_curves():
+    fig = plotting.show_histogram(torch.randn(1000, generator=torch.Generator().manual_seed(0)), title="h")
+    assert fig.axes[0].get_title() == "h" and len(fig.axes[0].lines) == 1
+    fig = plotting.plot_curves([0, 1, 2], {"a": [1, 2, 3], "b": [3, 2, 1]}, logy=True)
+    assert len(fig.axes[0].lines) == 2 and fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="has 2 values"):
+        plotting.plot_curves([0, 1, 2], {"a": [1, 2]})
+    plotting.close_all()
+
+
+def test_palette_is_the_course_style():
+    plotting.use_course_style()
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    assert tuple(cycle) == plotting.PALETTE
