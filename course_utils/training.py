@@ -26,6 +26,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from .checkpoints import CheckpointError
 from .env import pick_device
 from .seeding import make_generator, validate_seed
 
@@ -142,9 +143,18 @@ def load_training_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor],
         return {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
 
 
-def _restore(path: Path, model, optimizers, ema) -> tuple[int, list]:
+def _restore(path: Path, model, optimizers, ema, config: TrainConfig) -> tuple[int, list]:
     tensors, meta = load_training_checkpoint(path)
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    fix = f"Delete {path.parent} to start afresh, or pass another run_dir."
+    saved_seed = json.loads(meta.get("config", "{}")).get("seed", config.seed)
+    if saved_seed != config.seed:
+        raise CheckpointError(f"{path} was trained with seed {saved_seed}, not {config.seed}: resuming would "
+                              f"mix two runs. {fix}")
+    try:
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} holds the checkpoint of another model (another config), so this "
+                              f"run_dir cannot be resumed with this model. {fix}\n{err}") from None
     if ema is not None:
         ema.update({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     groups = json.loads(meta["param_groups"])
@@ -183,7 +193,7 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
     start = 0
     ckpt = Path(config.run_dir) / CHECKPOINT_NAME if config.run_dir else None
     if ckpt is not None and ckpt.exists():
-        start, result.history = _restore(ckpt, model, optimizers, ema)
+        start, result.history = _restore(ckpt, model, optimizers, ema, config)
         result.resumed_from = start
     t0 = time.perf_counter()
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress,
