@@ -25,6 +25,7 @@ __all__ = ["RECIPES", "build", "main"]
 #: recipe name → "module:function" (the folder it writes is data/<recipe name>).
 RECIPES: dict[str, str] = {
     "judge": "course_utils.judge:build",
+    "pixel-unet": "course_utils.denoiser:build",
 }
 
 RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"

@@ -1,0 +1,135 @@
+"""The conditional pixel denoiser, its loss, loader and sampling helpers (course_utils/denoiser.py)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from course_utils.checkpoints import CheckpointError, save_model
+from course_utils.denoiser import (NULL, DenoiserConfig, build_model, denoising_loss, drop_conditions,
+                                   load_denoiser, make_denoise, scheduler_config)
+from course_utils.forward import q_sample
+from course_utils.seeding import make_generator
+from course_utils.training import TrainConfig, train
+
+TINY = DenoiserConfig(sample_size=8, block_out_channels=(8, 16), down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                      up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=4, vocab_sizes=(3, 2, 2),
+                      num_train_timesteps=50)
+
+
+def tiny_batch(n: int = 4, seed: int = 0):
+    g = make_generator(seed)
+    return torch.rand(n, 3, 8, 8, generator=g) * 2 - 1, torch.tensor([[0, 1, 1], [2, 0, 0], [1, 1, 0], [0, 0, 1]])[:n]
+
+
+def test_same_seed_same_weights_and_shapes():
+    a, b = build_model(TINY, seed=3), build_model(TINY, seed=3)
+    for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(v, w), k
+    assert not torch.equal(a.unet.conv_in.weight, build_model(TINY, seed=4).unet.conv_in.weight)
+    x, labels = tiny_batch()
+    assert a(x, torch.tensor([1, 2, 3, 4]), labels).shape == (4, 3, 8, 8)
+    assert a(x, 7, labels).shape == (4, 3, 8, 8)                 # one timestep for the whole batch
+
+
+def test_condition_is_the_sum_of_attribute_embeddings_with_a_null_row():
+    model = build_model(TINY)
+    s, a, p = model.attributes
+    emb = model.embed(torch.tensor([[2, NULL, 1]]))
+    assert torch.allclose(emb[0], s.weight[2] + a.weight[2] + p.weight[1])   # NULL → the extra last row
+
+
+def test_unconditional_is_all_null_and_differs_from_conditional():
+    model = build_model(TINY).eval()
+    x, labels = tiny_batch()
+    with torch.no_grad():
+        uncond = model(x, 10)
+        assert torch.equal(uncond, model(x, 10, torch.full_like(labels, NULL)))
+        assert not torch.allclose(uncond, model(x, 10, labels))
+
+
+def test_bad_labels_fail_early():
+    model = build_model(TINY)
+    x, labels = tiny_batch()
+    with pytest.raises(ValueError, match=r"shape \[B, 3\]"):
+        model(x, 1, labels[:, :2])
+    with pytest.raises(ValueError, match="values must be in"):
+        model(x, 1, labels + 5)
+
+
+def test_drop_conditions_rates_and_determinism():
+    labels = torch.zeros(20_000, 3, dtype=torch.long)
+    dropped = drop_conditions(labels, make_generator(1), p_all=0.1, p_each=0.05)
+    assert torch.equal(dropped, drop_conditions(labels, make_generator(1), p_all=0.1, p_each=0.05))
+    all_null = (dropped == NULL).all(1).float().mean()
+    one_null = (dropped == NULL).float().mean()
+    assert abs(all_null - (0.1 + 0.9 * 0.05**3)) < 0.01
+    assert abs(one_null - (0.1 + 0.9 * 0.05)) < 0.01
+    assert torch.equal(drop_conditions(labels, make_generator(1), 0.0, 0.0), labels)
+
+
+def test_loss_is_the_epsilon_objective_written_out():
+    model = build_model(TINY).eval()
+    batch = tiny_batch()
+    loss = denoising_loss(model, batch, make_generator(9))
+    g = make_generator(9)                                        # the same draws, in the same order
+    x0, labels = batch
+    t = torch.randint(0, 50, (4,), generator=g)
+    eps = torch.randn(x0.shape, generator=g)
+    c = drop_conditions(labels, g)
+    x_t = q_sample(x0, t, model.alphas_cumprod, eps)
+    expected = ((eps - model(x_t, t, c)) ** 2).mean()
+    assert torch.allclose(loss, expected)
+
+
+def test_a_short_training_lowers_the_loss():
+    model = build_model(TINY)
+    x, labels = tiny_batch()
+    config = TrainConfig(steps=30, lr=5e-3, ema_decay=0.9, log_every=1)
+    result = train(model, denoising_loss, lambda step, g: (x, labels), config, progress=False)
+    _, losses = result.losses()
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+
+
+def test_shipped_folder_round_trip_and_clear_errors(tmp_path):
+    model = build_model(TINY, seed=5).eval()
+    config = {**TINY.__dict__}
+    save_model(tmp_path / "pixel-unet", model, config)
+    loaded = load_denoiser(tmp_path / "pixel-unet", device="cpu")
+    x, labels = tiny_batch()
+    with torch.no_grad():
+        assert torch.equal(loaded(x, 3, labels), model(x, 3, labels))
+    # weights from another model size under this config → CheckpointError naming the fix
+    bigger = DenoiserConfig(**{**config, "block_out_channels": (16, 16)})
+    save_model(tmp_path / "other", build_model(TINY), {**bigger.__dict__})
+    with pytest.raises(CheckpointError, match="do not fit its config.json.*course_utils.train pixel-unet"):
+        load_denoiser(tmp_path / "other")
+    save_model(tmp_path / "judge", model, {**config, "kind": "judge"})
+    with pytest.raises(CheckpointError, match="not a 'pixel-unet'"):
+        load_denoiser(tmp_path / "judge")
+    save_model(tmp_path / "odd", model, {**config, "heads": 3})
+    with pytest.raises(CheckpointError, match="does not know"):
+        load_denoiser(tmp_path / "odd")
+    with pytest.raises(CheckpointError, match="python -m course_utils.train pixel-unet.*make models"):
+        load_denoiser(tmp_path / "missing" / "pixel-unet")
+    assert json.loads((tmp_path / "pixel-unet" / "config.json").read_text())["kind"] == "pixel-unet"
+
+
+def test_make_denoise_conditions_and_checks_batch():
+    model = build_model(TINY).eval()
+    x, labels = tiny_batch()
+    with torch.no_grad():
+        assert torch.equal(make_denoise(model)(x, 5), model(x, 5))
+        assert torch.equal(make_denoise(model, labels)(x, 5), model(x, 5, labels))
+    with pytest.raises(ValueError, match="one label row per image"):
+        make_denoise(model, labels[:2])(x, 5)
+    with pytest.raises(TypeError, match="labels_from_captions"):
+        make_denoise(model, ["squirrel fishing by a river"])
+
+
+def test_scheduler_config_matches_training():
+    from diffusers import DDIMScheduler
+    model = build_model(TINY)
+    scheduler = DDIMScheduler(**scheduler_config(model))
+    assert torch.allclose(scheduler.alphas_cumprod, model.alphas_cumprod)
