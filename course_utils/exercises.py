@@ -5,6 +5,8 @@ A notebook exercise looks like this::
     answer = ...                       # your code here
     check("01.same_canvas", answer)    # prints: not solved yet / a hint / solved
 
+``evaluate(name, answer)`` returns the verdict as a ``CheckResult`` instead (the tests use it).
+
 ``check`` never raises: an unfinished answer (``...``, ``None`` or code that raises
 ``NotImplementedError``) reads "not solved yet", a wrong one gets a hint, a right one is confirmed.
 Checks live in ``course_utils/checks/`` and reference solutions in ``course_utils/solutions/``, one
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["Wrong", "CheckResult", "exercise", "check", "registered", "UNSOLVED", "WRONG", "SOLVED"]
+__all__ = ["Wrong", "CheckResult", "exercise", "evaluate", "check", "registered", "UNSOLVED", "WRONG", "SOLVED"]
 
 UNSOLVED, WRONG, SOLVED = "not solved yet", "not right yet", "solved"
 
@@ -76,8 +78,8 @@ def _is_placeholder(answer: Any) -> bool:
     return answer is ... or answer is None
 
 
-def check(name: str, answer: Any, *, quiet: bool = False) -> CheckResult:
-    """Check ``answer`` for exercise ``name``; print and return the verdict. Never raises."""
+def evaluate(name: str, answer: Any) -> CheckResult:
+    """The verdict on ``answer`` for exercise ``name``, as a ``CheckResult``. Never raises."""
     _load_all()
     if name not in _REGISTRY:
         result = CheckResult(name, WRONG, f"There is no exercise called {name!r}. Known: {', '.join(sorted(_REGISTRY))}.")
@@ -97,6 +99,9 @@ def check(name: str, answer: Any, *, quiet: bool = False) -> CheckResult:
             except Exception as err:  # the learner's code failed: report it, do not raise
                 result = CheckResult(name, WRONG, f"Not right yet: your answer raised {type(err).__name__}: {err}. "
                                                   f"Hint: {ex.hint}")
-    if not quiet:
-        print(f"[{name}] {result.message}")
     return result
+
+
+def check(name: str, answer: Any) -> None:
+    """Check ``answer`` for exercise ``name`` and print the verdict. Never raises."""
+    print(f"[{name}] {evaluate(name, answer).message}")

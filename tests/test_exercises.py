@@ -1,7 +1,7 @@
 """Every exercise check accepts its reference solution, reports the placeholder as unsolved, and never raises."""
 import pytest
 
-from course_utils.exercises import SOLVED, UNSOLVED, WRONG, Wrong, check, exercise, registered
+from course_utils.exercises import SOLVED, UNSOLVED, WRONG, Wrong, check, evaluate, exercise, registered
 from course_utils.solutions import SOLUTIONS
 
 
@@ -11,19 +11,19 @@ def test_every_exercise_has_a_solution_and_vice_versa():
 
 @pytest.mark.parametrize("name", sorted(SOLUTIONS))
 def test_reference_solution_passes(name):
-    result = check(name, SOLUTIONS[name](), quiet=True)
+    result = evaluate(name, SOLUTIONS[name]())
     assert result.status == SOLVED, result.message
 
 
 @pytest.mark.parametrize("name", sorted(SOLUTIONS))
 def test_placeholder_is_not_solved_yet(name):
-    assert check(name, ..., quiet=True).status == UNSOLVED
+    assert evaluate(name, ...).status == UNSOLVED
 
 
 @pytest.mark.parametrize("name", sorted(SOLUTIONS))
 def test_nonsense_is_wrong_without_raising(name):
     for nonsense in (42, "text", (1, 2), lambda *a, **k: 0):
-        assert check(name, nonsense, quiet=True).status == WRONG
+        assert evaluate(name, nonsense).status == WRONG
 
 
 def test_not_implemented_reads_as_unsolved():
@@ -33,7 +33,7 @@ def test_not_implemented_reads_as_unsolved():
     def todo():
         raise NotImplementedError
     try:
-        assert check("test.not_implemented", todo, quiet=True).status == UNSOLVED
+        assert evaluate("test.not_implemented", todo).status == UNSOLVED
     finally:
         from course_utils import exercises
         exercises._REGISTRY.pop("test.not_implemented")
@@ -45,17 +45,19 @@ def test_wrong_gives_the_reason_and_the_hint(capsys):
         if answer != 3:
             raise Wrong("that is not three.")
     try:
-        result = check("test.wrong", 2)
+        result = evaluate("test.wrong", 2)
         assert result.status == WRONG and "not three" in result.message and "try 3" in result.message
-        assert "[test.wrong]" in capsys.readouterr().out
-        assert check("test.wrong", 3, quiet=True).solved
+        assert check("test.wrong", 2) is None
+        out = capsys.readouterr().out
+        assert out.startswith("[test.wrong] Not right yet.") and "try 3" in out
+        assert evaluate("test.wrong", 3).solved
     finally:
         from course_utils import exercises
         exercises._REGISTRY.pop("test.wrong")
 
 
 def test_unknown_exercise_names_the_known_ones():
-    result = check("99.nope", 1, quiet=True)
+    result = evaluate("99.nope", 1)
     assert result.status == WRONG and "01.same_canvas" in result.message
 
 
