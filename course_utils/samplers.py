@@ -1,0 +1,127 @@
+"""The course's one sampling loop: from seeded noise to a sample, with any scheduler.
+
+    x = noise from the generator · init_noise_sigma          # x_T (σ-space schedulers start wider)
+    for t in scheduler.timesteps:                            # T−1 … 0, num_inference_steps of them
+        x_in = scheduler.scale_model_input(x, t)             # what the model was trained on: x_t
+        model_output = denoise(x_in, t)                      # ε̂ (or v̂) from the network
+        x = scheduler.step(model_output, t, x, generator=generator).prev_sample
+
+It works with the course's schedulers (``course_utils.schedulers``) and diffusers' (DDPM, DDIM,
+DPMSolverMultistep, EulerDiscrete …). The caller wraps its network as ``denoise(x_t, t)``, e.g.
+``lambda x, t: unet(x, t).sample``. The start noise is drawn on the CPU from ``generator`` and moved
+to ``device`` (as diffusers' ``randn_tensor`` does), so a seed gives the same sample everywhere.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from .env import pick_device
+from .forward import gaussian_noise
+
+__all__ = ["Denoiser", "Callback", "predicted_x0", "sample", "Trajectory", "record_trajectory"]
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Callback = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
+
+
+def predicted_x0(scheduler: Any, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """x̂_0 from the model output at integer timestep t, for schedulers whose step does not return it."""
+    if float(t) != int(t):
+        raise ValueError(f"predicted_x0 needs an integer timestep to look up ᾱ_t, got {float(t)}.")
+    a_t = scheduler.alphas_cumprod[int(t)].to(x_t)
+    prediction_type = scheduler.config["prediction_type"]
+    if prediction_type == "epsilon":
+        # x̂_0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t
+        return (x_t - (1 - a_t).sqrt() * model_output) / a_t.sqrt()
+    if prediction_type == "v_prediction":
+        # x̂_0 = √ᾱ_t x_t − √(1−ᾱ_t) v̂
+        return a_t.sqrt() * x_t - (1 - a_t).sqrt() * model_output
+    if prediction_type == "sample":
+        return model_output
+    raise ValueError(f"prediction_type {prediction_type!r} is not one the sampler knows (epsilon, v_prediction, sample).")
+
+
+def _check_args(denoise, shape, generator, num_inference_steps, device: torch.device) -> tuple[int, ...]:
+    if not callable(denoise):
+        raise TypeError("denoise must be a function denoise(x_t, t) -> model output, "
+                        "e.g. lambda x, t: unet(x, t).sample.")
+    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps <= 0:
+        raise ValueError(f"num_inference_steps must be a positive int such as 50, got {num_inference_steps!r}.")
+    shape = tuple(shape)
+    if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise ValueError(f"shape must be a tuple of positive ints such as (4, 3, 32, 32), got {shape!r}.")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator (make_generator(seed)), got {type(generator).__name__}.")
+    if generator.device.type != "cpu":
+        raise ValueError(f"The generator is on {generator.device}, but sampling on {device} draws its noise on the "
+                         "CPU and moves it over. Make it with make_generator(seed) (a CPU generator).")
+    return shape
+
+
+def sample(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generator: torch.Generator,
+           num_inference_steps: int, callback: Callback | None = None, device: str | torch.device | None = None,
+           progress: bool = False, eta: float | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Run the reverse process and return the final sample ``[*shape]`` on ``device``.
+
+    denoise(x_t, t) → model output shaped like x_t; scheduler: ours or diffusers'; generator: a CPU
+    generator for the start noise and every noisy step; eta: passed to schedulers whose step takes it (DDIM).
+    callback(step_index, t, x_t, pred_x0) runs once per step with the model's input x_t and its x̂_0.
+    """
+    device = torch.device(device) if device is not None else pick_device()
+    shape = _check_args(denoise, shape, generator, num_inference_steps, device)
+    step_kwargs: dict[str, Any] = {"generator": generator}
+    if eta is not None:
+        if "eta" not in inspect.signature(scheduler.step).parameters:
+            raise ValueError(f"{type(scheduler).__name__}.step takes no eta; drop eta= (it is DDIM's knob).")
+        step_kwargs["eta"] = eta
+    scheduler.set_timesteps(num_inference_steps, device=device)
+    # x_T ~ N(0, σ_init² I), drawn on the CPU
+    x = gaussian_noise(shape, generator, device=device, dtype=dtype) * scheduler.init_noise_sigma
+    for i, t in enumerate(tqdm(scheduler.timesteps, disable=not progress, desc="sampling", leave=False)):
+        x_in = scheduler.scale_model_input(x, t)
+        with torch.no_grad():
+            model_output = denoise(x_in, t)
+        if not isinstance(model_output, torch.Tensor) or model_output.shape != x_in.shape:
+            got = tuple(model_output.shape) if isinstance(model_output, torch.Tensor) else type(model_output).__name__
+            raise ValueError(f"denoise returned {got} for an input of shape {tuple(x_in.shape)}; it must return a "
+                             "tensor shaped like its input (for a diffusers UNet: lambda x, t: unet(x, t).sample).")
+        out = scheduler.step(model_output, t, x, **step_kwargs)
+        if callback is not None:
+            pred = getattr(out, "pred_original_sample", None)
+            callback(i, t, x_in, pred if pred is not None else predicted_x0(scheduler, model_output, x_in, t))
+        x = out.prev_sample
+    return x
+
+
+@dataclass
+class Trajectory:
+    """A recorded sampling run: ``xs`` [n+1, *shape] (x_t at each step, then the final sample),
+    ``pred_x0`` [n, *shape] (the model's guess of x_0 at each step), ``timesteps`` [n]. On the CPU."""
+    timesteps: torch.Tensor
+    xs: torch.Tensor
+    pred_x0: torch.Tensor
+
+    @property
+    def final(self) -> torch.Tensor:
+        return self.xs[-1]
+
+
+def record_trajectory(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generator: torch.Generator,
+                      num_inference_steps: int, device: str | torch.device | None = None,
+                      eta: float | None = None, progress: bool = False) -> Trajectory:
+    """``sample`` with a callback that keeps every x_t and x̂_0 (moved to the CPU)."""
+    ts, xs, x0s = [], [], []
+
+    def keep(i: int, t: torch.Tensor, x_t: torch.Tensor, x0: torch.Tensor) -> None:
+        ts.append(float(t))
+        xs.append(x_t.detach().cpu())
+        x0s.append(x0.detach().cpu())
+
+    final = sample(denoise, scheduler, shape, generator=generator, num_inference_steps=num_inference_steps,
+                   callback=keep, device=device, eta=eta, progress=progress)
+    return Trajectory(torch.tensor(ts), torch.stack(xs + [final.detach().cpu()]), torch.stack(x0s))

@@ -1,0 +1,123 @@
+"""The one sampling loop: same result with our schedulers and diffusers', seeded, with callbacks."""
+import diffusers
+import pytest
+import torch
+
+from course_utils.samplers import Trajectory, predicted_x0, record_trajectory, sample
+from course_utils.schedulers import DDIMScheduler, DDPMScheduler, EulerDiscreteScheduler
+from course_utils.seeding import make_generator
+
+SHAPE = (3, 2, 4, 4)
+
+
+def dummy_model(x, t):
+    return torch.sin(x) * t / (t + 1)
+
+
+def perfect_denoiser(scheduler, c=0.3):
+    """The exact ε for data that is always the constant c: ε = (x_t − √ᾱ_t c) / √(1 − ᾱ_t)."""
+    def denoise(x, t):
+        a = scheduler.alphas_cumprod[int(t)]
+        return (x - a.sqrt() * c) / (1 - a).sqrt()
+    return denoise
+
+
+@pytest.mark.parametrize("ours, theirs, eta", [
+    (DDPMScheduler(), diffusers.DDPMScheduler(), None),
+    (DDIMScheduler(), diffusers.DDIMScheduler(), 0.0),
+    (DDIMScheduler(beta_schedule="squaredcos_cap_v2"), diffusers.DDIMScheduler(beta_schedule="squaredcos_cap_v2"), 1.0),
+    (EulerDiscreteScheduler(prediction_type="v_prediction"),
+     diffusers.EulerDiscreteScheduler(prediction_type="v_prediction"), None),
+])
+def test_our_scheduler_equals_diffusers_in_the_loop(ours, theirs, eta):
+    kw = dict(generator=None, num_inference_steps=20, device="cpu", eta=eta)
+    a = sample(dummy_model, ours, SHAPE, **{**kw, "generator": make_generator(656232)})
+    b = sample(dummy_model, theirs, SHAPE, **{**kw, "generator": make_generator(656232)})
+    assert a.shape == SHAPE and torch.isfinite(a).all()
+    assert float((a - b).abs().max()) <= 1e-5
+
+
+@pytest.mark.parametrize("scheduler", [DDPMScheduler(), DDIMScheduler()])
+def test_same_seed_same_sample_other_seed_other_sample(scheduler):
+    run = lambda seed: sample(dummy_model, scheduler, SHAPE, generator=make_generator(seed),   # noqa: E731
+                              num_inference_steps=10, device="cpu", eta=1.0 if isinstance(scheduler, DDIMScheduler) else None)
+    assert torch.equal(run(934743), run(934743))
+    assert not torch.equal(run(934743), run(545488))
+
+
+def test_start_noise_is_the_seeds_canvas_times_init_noise_sigma():
+    seen = []
+    euler = EulerDiscreteScheduler()
+    sample(lambda x, t: torch.zeros_like(x), euler, SHAPE, generator=make_generator(5), num_inference_steps=3,
+           device="cpu", callback=lambda i, t, x, x0: seen.append(x))
+    canvas = torch.randn(SHAPE, generator=make_generator(5))
+    sigma = euler.sigmas[0]
+    assert torch.allclose(seen[0], canvas * euler.init_noise_sigma / (sigma**2 + 1) ** 0.5)  # x_T as the model sees it
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DDPMScheduler(clip_sample=False), lambda: DDIMScheduler(clip_sample=False),
+    lambda: EulerDiscreteScheduler(timestep_spacing="leading"),
+    lambda: diffusers.DPMSolverMultistepScheduler(), lambda: diffusers.EulerDiscreteScheduler(timestep_spacing="leading"),
+])
+def test_callback_once_per_step_with_pred_x0(make):
+    scheduler = make()
+    calls = []
+    out = sample(perfect_denoiser(scheduler), scheduler, SHAPE, generator=make_generator(0), num_inference_steps=8,
+                 device="cpu", callback=lambda i, t, x, x0: calls.append((i, t, x.shape, x0)))
+    assert [c[0] for c in calls] == list(range(8))
+    assert [float(c[1]) for c in calls] == [float(t) for t in scheduler.timesteps]
+    assert all(c[2] == SHAPE for c in calls)
+    for *_, x0 in calls:       # a perfect model knows x_0 at every step (DPM-Solver: via ε and ᾱ_t)
+        assert torch.allclose(x0, torch.full(SHAPE, 0.3), atol=1e-3)
+    assert torch.allclose(out, torch.full(SHAPE, 0.3), atol=1e-3)
+
+
+def test_record_trajectory_keeps_every_step():
+    traj = record_trajectory(dummy_model, DDIMScheduler(), SHAPE, generator=make_generator(1), num_inference_steps=6,
+                             device="cpu")
+    assert isinstance(traj, Trajectory)
+    assert traj.xs.shape == (7, *SHAPE) and traj.pred_x0.shape == (6, *SHAPE) and traj.timesteps.shape == (6,)
+    final = sample(dummy_model, DDIMScheduler(), SHAPE, generator=make_generator(1), num_inference_steps=6, device="cpu")
+    assert torch.equal(traj.final, final)
+    assert traj.timesteps.tolist() == [830.0, 664.0, 498.0, 332.0, 166.0, 0.0]     # "leading": T//n = 166 apart
+
+
+def test_predicted_x0_formulas():
+    s = DDPMScheduler(prediction_type="v_prediction")
+    x, v, a = torch.ones(2), torch.full((2,), 0.5), s.alphas_cumprod[400]
+    assert torch.allclose(predicted_x0(s, v, x, torch.tensor(400)), a.sqrt() * x - (1 - a).sqrt() * v)
+    s = DDPMScheduler()
+    assert torch.allclose(predicted_x0(s, v, x, torch.tensor(400)), (x - (1 - a).sqrt() * v) / a.sqrt())
+    with pytest.raises(ValueError, match="integer timestep"):
+        predicted_x0(s, v, x, torch.tensor(400.5))
+
+
+def test_clear_errors():
+    s = DDIMScheduler()
+    ok = dict(generator=make_generator(0), num_inference_steps=5, device="cpu")
+    for bad in (0, -1, 2.0):
+        with pytest.raises(ValueError, match="num_inference_steps must be a positive int"):
+            sample(dummy_model, s, SHAPE, **{**ok, "num_inference_steps": bad})
+
+    class CudaGenerator(torch.Generator):          # a real cuda generator needs a GPU; this one says it is one
+        @property
+        def device(self):
+            return torch.device("cuda")
+    with pytest.raises(ValueError, match="generator is on cuda.*make_generator"):
+        sample(dummy_model, s, SHAPE, **{**ok, "generator": CudaGenerator()})
+    with pytest.raises(TypeError, match="torch.Generator"):
+        sample(dummy_model, s, SHAPE, **{**ok, "generator": 0})
+    with pytest.raises(ValueError, match="denoise returned \\(3, 2, 4\\)"):
+        sample(lambda x, t: x[..., 0], s, SHAPE, **ok)
+    with pytest.raises(ValueError, match="takes no eta"):
+        sample(dummy_model, DDPMScheduler(), SHAPE, eta=0.5, **ok)
+    with pytest.raises(ValueError, match="shape must be"):
+        sample(dummy_model, s, (3, 0), **ok)
+    with pytest.raises(TypeError, match="denoise must be"):
+        sample(None, s, SHAPE, **ok)
+
+
+def test_default_device_and_progress_bar():
+    out = sample(dummy_model, DDIMScheduler(), SHAPE, generator=make_generator(0), num_inference_steps=3, progress=True)
+    assert out.device.type == ("cuda" if torch.cuda.is_available() else "cpu")

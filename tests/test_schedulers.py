@@ -1,0 +1,193 @@
+"""The course's schedulers equal diffusers' (diffusers' own test style: torch.arange inputs, a dummy
+model with a simple formula, a seeded CPU generator, whole sampling loops, one summary number)."""
+import diffusers
+import pytest
+import torch
+
+from course_utils.schedulers import (DDIMScheduler, DDPMScheduler, EulerDiscreteScheduler, SchedulerOutput,
+                                     format_error, parity_errors)
+from course_utils.seeding import make_generator
+
+SCHEDULES = {"linear": dict(beta_schedule="linear"),
+             "scaled_linear": dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
+             "squaredcos_cap_v2": dict(beta_schedule="squaredcos_cap_v2")}
+PAIRS = [(DDPMScheduler, diffusers.DDPMScheduler), (DDIMScheduler, diffusers.DDIMScheduler),
+         (EulerDiscreteScheduler, diffusers.EulerDiscreteScheduler)]
+TOL = 1e-5
+
+
+def dummy_sample_deter(shape=(4, 3, 8, 8)):
+    """A fixed sample in [-1, 1] made from torch.arange, as in diffusers' scheduler tests."""
+    n = torch.Size(shape).numel()
+    return torch.arange(n, dtype=torch.float32).flip(0).reshape(shape) / n * 2 - 1
+
+
+def dummy_model(sample, t):
+    return sample * t / (t + 1)
+
+
+def full_loop(scheduler, n, eta=None, seed=0):
+    """diffusers' test loop: a whole sampling run from the fixed sample."""
+    g = make_generator(seed)
+    scheduler.set_timesteps(n)
+    x = dummy_sample_deter() * scheduler.init_noise_sigma
+    kwargs = {} if eta is None else {"eta": eta}
+    for t in scheduler.timesteps:
+        x_in = scheduler.scale_model_input(x, t)
+        x = scheduler.step(dummy_model(x_in, t), t, x, generator=g, **kwargs).prev_sample
+    return x
+
+
+def max_err(a, b):
+    err = float((a - b).abs().max())
+    assert err == err, "NaN in an output"
+    return err
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", PAIRS)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
+def test_same_alphas_cumprod_timesteps_and_sigmas(ours_cls, theirs_cls, schedule, spacing):
+    ours = ours_cls(timestep_spacing=spacing, **SCHEDULES[schedule])
+    theirs = theirs_cls.from_config(ours.config)           # our config is a valid diffusers config
+    assert torch.equal(ours.alphas_cumprod, theirs.alphas_cumprod)
+    for n in (1, 7, 10, 50, 999, 1000):
+        ours.set_timesteps(n)
+        theirs.set_timesteps(n)
+        assert torch.equal(ours.timesteps, theirs.timesteps), (n, ours.timesteps[:5], theirs.timesteps[:5])
+        if ours_cls is EulerDiscreteScheduler:
+            assert torch.equal(ours.sigmas, theirs.sigmas)
+            assert float(ours.init_noise_sigma) == float(theirs.init_noise_sigma)
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", PAIRS)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+@pytest.mark.parametrize("n", [10, 50])
+def test_full_loop_equals_diffusers(ours_cls, theirs_cls, schedule, prediction_type, n):
+    ours = ours_cls(prediction_type=prediction_type, **SCHEDULES[schedule])
+    theirs = theirs_cls.from_config(ours.config)
+    a, b = full_loop(ours, n), full_loop(theirs, n)
+    assert max_err(a, b) <= TOL
+    assert float(a.abs().sum()) == pytest.approx(float(b.abs().sum()), rel=1e-5)   # the summary number
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_ddpm_thousand_steps_with_noise_equals_diffusers(schedule, prediction_type):
+    ours = DDPMScheduler(prediction_type=prediction_type, **SCHEDULES[schedule])
+    theirs = diffusers.DDPMScheduler.from_config(ours.config)
+    assert max_err(full_loop(ours, 1000), full_loop(theirs, 1000)) <= TOL
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_ddim_eta_equals_diffusers(eta, schedule):
+    ours = DDIMScheduler(**SCHEDULES[schedule])
+    theirs = diffusers.DDIMScheduler.from_config(ours.config)
+    a, b = full_loop(ours, 25, eta=eta), full_loop(theirs, 25, eta=eta)
+    assert max_err(a, b) <= TOL
+    if eta > 0:   # noise really was added: another seed gives another result
+        assert max_err(a, full_loop(DDIMScheduler(**SCHEDULES[schedule]), 25, eta=eta, seed=1)) > 1e-3
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls, extra", [
+    (DDPMScheduler, diffusers.DDPMScheduler, dict(clip_sample=False)),
+    (DDPMScheduler, diffusers.DDPMScheduler, dict(variance_type="fixed_large", timestep_spacing="trailing")),
+    (DDPMScheduler, diffusers.DDPMScheduler, dict(steps_offset=1, clip_sample_range=0.5)),
+    (DDIMScheduler, diffusers.DDIMScheduler, dict(clip_sample=False, set_alpha_to_one=False)),
+    (DDIMScheduler, diffusers.DDIMScheduler, dict(timestep_spacing="trailing", steps_offset=1)),
+    (EulerDiscreteScheduler, diffusers.EulerDiscreteScheduler, dict(timestep_spacing="leading", steps_offset=1)),
+    (EulerDiscreteScheduler, diffusers.EulerDiscreteScheduler, dict(timestep_spacing="trailing")),
+])
+def test_options_equal_diffusers(ours_cls, theirs_cls, extra):
+    ours = ours_cls(**SCHEDULES["scaled_linear"], **extra)
+    theirs = theirs_cls.from_config(ours.config)
+    for n in (4, 30):
+        assert max_err(full_loop(ours, n), full_loop(theirs, n)) <= TOL
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", PAIRS)
+def test_every_single_step_equals_diffusers(ours_cls, theirs_cls):
+    ours, theirs = ours_cls(prediction_type="v_prediction"), theirs_cls(prediction_type="v_prediction")
+    ours.set_timesteps(20)
+    theirs.set_timesteps(20)
+    g = make_generator(3)
+    for t in ours.timesteps:
+        x, out = torch.randn(2, 3, 5, 5, generator=g), torch.randn(2, 3, 5, 5, generator=g)
+        x_ours, x_theirs = ours.scale_model_input(x, t), theirs.scale_model_input(x, t)
+        assert max_err(x_ours, x_theirs) == 0
+        a = ours.step(out, t, x, generator=make_generator(1))
+        b = theirs.step(out, t, x, generator=make_generator(1))
+        assert isinstance(a, SchedulerOutput)
+        assert max_err(a.prev_sample, b.prev_sample) <= TOL
+        assert max_err(a.pred_original_sample, b.pred_original_sample) <= TOL
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", PAIRS)
+def test_add_noise_equals_diffusers(ours_cls, theirs_cls):
+    ours, theirs = ours_cls(), theirs_cls()
+    ours.set_timesteps(10)
+    theirs.set_timesteps(10)
+    x0, noise = dummy_sample_deter(), torch.randn(4, 3, 8, 8, generator=make_generator(0))
+    t = ours.timesteps[[0, 3, 5, 9]]
+    assert max_err(ours.add_noise(x0, noise, t), theirs.add_noise(x0, noise, t)) <= 1e-6
+
+
+def test_ddim_eta_zero_is_deterministic_and_ddpm_is_not():
+    ddim = DDIMScheduler()
+    assert torch.equal(full_loop(ddim, 10, seed=0), full_loop(ddim, 10, seed=1))
+    ddpm = DDPMScheduler()
+    assert not torch.equal(full_loop(ddpm, 10, seed=0), full_loop(ddpm, 10, seed=1))
+
+
+@pytest.mark.parametrize("cls", [DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler])
+def test_clear_errors(cls):
+    s = cls()
+    x = dummy_sample_deter()
+    for bad in (0, -3, 1001, 2.5, True):
+        with pytest.raises(ValueError, match="num_inference_steps must be an int in \\[1, 1000\\]"):
+            s.set_timesteps(bad)
+    s.set_timesteps(10)
+    with pytest.raises(ValueError, match="out of range"):
+        s.step(x, 1000, x)
+    with pytest.raises(ValueError, match="not in this scheduler's schedule"):
+        s.step(x, 37, x)
+    with pytest.raises(ValueError, match="model_output has shape \\(4, 3, 8, 7\\) but sample has shape"):
+        s.step(x[..., :7], s.timesteps[0], x)
+    with pytest.raises(ValueError, match="Known schedules"):
+        cls(beta_schedule="cosine")
+    with pytest.raises(ValueError, match="Unknown prediction_type 'sample'"):
+        cls(prediction_type="sample")
+    with pytest.raises(ValueError, match="Unknown timestep_spacing"):
+        cls(timestep_spacing="even")
+    with pytest.raises(TypeError):
+        cls(thresholding=True)                          # an option we do not implement fails at once
+
+
+def test_noisy_steps_need_a_generator_and_ddim_needs_set_timesteps():
+    x = dummy_sample_deter()
+    with pytest.raises(ValueError, match="set_timesteps"):
+        DDIMScheduler().step(x, 999, x)
+    ddpm = DDPMScheduler()
+    with pytest.raises(ValueError, match="generator=make_generator"):
+        ddpm.step(x, 999, x)
+    ddim = DDIMScheduler()
+    ddim.set_timesteps(10)
+    with pytest.raises(ValueError, match="generator=make_generator"):
+        ddim.step(x, 900, x, eta=1.0)
+    with pytest.raises(ValueError, match="eta must be"):
+        ddim.step(x, 900, x, eta=-1)
+    with pytest.raises(ValueError, match="steps_offset=1 pushes"):
+        DDIMScheduler(steps_offset=1).set_timesteps(1000)
+    with pytest.raises(ValueError, match="needs the timestep"):
+        EulerDiscreteScheduler().scale_model_input(x)
+
+
+def test_parity_errors_report_and_format():
+    errors = parity_errors(steps=(5,))
+    assert set(errors) == {"DDPM", "DDIM (eta=0)", "DDIM (eta=1)", "Euler"}
+    assert all(e <= TOL for e in errors.values())
+    assert format_error(3e-7) == "< 1e-05"
+    assert format_error(2e-3).startswith("2.00e-03 (above")
+    assert format_error(float("nan")).startswith("nan")
