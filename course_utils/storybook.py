@@ -1,0 +1,224 @@
+"""The storybook world: the course's data set, drawn by code from (subject, action, place) and a seed.
+
+    render("squirrel", "fishing", "by a river", seed=934743)   # Tensor[3, 64, 64] in [-1, 1]
+
+A scene is a cached background for the place, a subject drawn from ellipses and triangles (shape
+and colour tell the subjects apart), and a prop for the action (a rod and line, an open book, a
+pillow with "z"s and a lying pose, three balls in an arc). The seed jitters position, size, shade,
+facing, tilt and the background variant. Images are drawn at 64 px with numpy masks computed only
+inside each shape's bounding box (``course_utils/storybook_art.py``); ``size=32`` is the 2×2
+average-pool of the 64 px image.
+
+HELD_OUT lists compositions that are never rendered for training; every pair inside each of them
+(subject+action, subject+place, action+place) still appears among the training compositions, so a
+model can only draw them by composing what it has seen.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .seeding import validate_seed
+from .storybook_art import draw_scene
+
+__all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
+           "compositions", "train_compositions", "caption", "parse_caption", "labels_of", "composition_of",
+           "render", "render_batch", "render_for_split", "sample_batch", "StorybookDataset", "gallery"]
+
+SUBJECTS = ("squirrel", "fox", "rabbit", "bear", "owl", "frog")
+ACTIONS = ("fishing", "reading", "sleeping", "juggling")
+PLACES = ("by a river", "in a forest", "on a mountain", "in the snow", "on a beach")
+ALL_COMPOSITIONS = tuple((s, a, p) for s in SUBJECTS for a in ACTIONS for p in PLACES)
+#: Never rendered for training. No two share a pair, so each of their pairs stays in training.
+HELD_OUT = (
+    ("squirrel", "fishing", "by a river"), ("fox", "reading", "in the snow"),
+    ("rabbit", "juggling", "on a mountain"), ("bear", "sleeping", "on a beach"),
+    ("owl", "fishing", "in a forest"), ("frog", "reading", "by a river"),
+    ("squirrel", "sleeping", "in the snow"), ("fox", "juggling", "on a beach"),
+    ("rabbit", "fishing", "on a beach"), ("bear", "reading", "in a forest"),
+    ("owl", "juggling", "by a river"), ("frog", "sleeping", "on a mountain"),
+)
+TRAIN_COMPOSITIONS = tuple(c for c in ALL_COMPOSITIONS if c not in HELD_OUT)
+SIZES = (32, 64)
+_SPLITS = {"train": TRAIN_COMPOSITIONS, "held_out": HELD_OUT, "all": ALL_COMPOSITIONS}
+_HELD = frozenset(HELD_OUT)
+_VOCAB = ("subjects: " + ", ".join(SUBJECTS) + "; actions: " + ", ".join(ACTIONS)
+          + "; places: " + ", ".join(f"'{p}'" for p in PLACES))
+
+
+# ----------------------------------------------------------------------------- words and splits
+def compositions(split: str = "all") -> tuple[tuple[str, str, str], ...]:
+    """The compositions of ``split``: "train" (108), "held_out" (12) or "all" (120)."""
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {tuple(_SPLITS)}, got {split!r}.")
+    return _SPLITS[split]
+
+
+def train_compositions() -> tuple[tuple[str, str, str], ...]:
+    """The 108 compositions a model may see during training (all but HELD_OUT)."""
+    return TRAIN_COMPOSITIONS
+
+
+def _unknown(kind: str, word: str, known: Sequence[str]) -> ValueError:
+    near = difflib.get_close_matches(word, known, n=1, cutoff=0.0)
+    hint = f" Did you mean {near[0]!r}?" if near else ""
+    return ValueError(f"Unknown {kind} {word!r}.{hint} The storybook vocabulary is {_VOCAB}.")
+
+
+def _check(subject: str, action: str, place: str) -> None:
+    for kind, word, known in (("subject", subject, SUBJECTS), ("action", action, ACTIONS), ("place", place, PLACES)):
+        if word not in known:
+            raise _unknown(kind, str(word), known)
+
+
+def caption(subject: str, action: str, place: str) -> str:
+    """The caption of a composition: ``caption("squirrel", "fishing", "by a river")`` → "squirrel fishing by a river"."""
+    _check(subject, action, place)
+    return f"{subject} {action} {place}"
+
+
+def parse_caption(text: str) -> tuple[str, str, str]:
+    """Read (subject, action, place) from a caption; case, extra spaces and a leading "a"/"an" are fine."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse_caption needs a string such as 'squirrel fishing by a river', got {type(text).__name__}.")
+    words = text.lower().strip().rstrip(".!").split()
+    if words and words[0] in ("a", "an"):
+        words = words[1:]
+    if len(words) < 3:
+        raise ValueError(f"A caption reads '<subject> <action> <place>', e.g. 'squirrel fishing by a river'; "
+                         f"got {text!r}. The storybook vocabulary is {_VOCAB}.")
+    subject, action, place = words[0], words[1], " ".join(words[2:])
+    _check(subject, action, place)
+    return subject, action, place
+
+
+def labels_of(subject: str, action: str, place: str) -> tuple[int, int, int]:
+    """Indices into SUBJECTS, ACTIONS, PLACES: the judge's three class labels."""
+    _check(subject, action, place)
+    return SUBJECTS.index(subject), ACTIONS.index(action), PLACES.index(place)
+
+
+def composition_of(labels: Sequence[int] | torch.Tensor) -> tuple[str, str, str]:
+    """The inverse of ``labels_of``: three ints → (subject, action, place)."""
+    s, a, p = (int(v) for v in labels)
+    return SUBJECTS[s], ACTIONS[a], PLACES[p]
+
+
+
+
+# ----------------------------------------------------------------------------- rendering
+def _check_size(size: int) -> int:
+    if isinstance(size, bool) or size not in SIZES:
+        raise ValueError(f"size must be 32 or 64 (pixels), got {size!r}. The pixel models use 32, the VAE and plots 64.")
+    return int(size)
+
+
+def _to_model_range(img64: np.ndarray, size: int) -> np.ndarray:
+    """[64, 64, 3] in [0, 1] → [3, size, size] in [-1, 1] (2×2 average pool for size 32)."""
+    if size == 32:
+        img64 = img64.reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))
+    # x = 2·pixel − 1 maps [0, 1] to the models' range [-1, 1]
+    return (img64.transpose(2, 0, 1) * 2.0 - 1.0).astype(np.float32)
+
+
+def render(subject: str, action: str, place: str, *, seed: int, size: int = 64) -> torch.Tensor:
+    """One scene as a float32 tensor [3, size, size] in [-1, 1]; the same seed gives the same pixels."""
+    _check(subject, action, place)
+    seed, size = validate_seed(seed), _check_size(size)
+    return torch.from_numpy(_to_model_range(draw_scene(subject, action, place, seed), size))
+
+
+def render_batch(triples: Sequence[tuple[str, str, str]], seeds: Sequence[int], size: int = 64) -> torch.Tensor:
+    """Many scenes at once: [N, 3, size, size] in [-1, 1]; image i equals ``render(*triples[i], seed=seeds[i])``."""
+    triples, seeds, size = list(triples), [validate_seed(s) for s in seeds], _check_size(size)
+    if len(triples) != len(seeds):
+        raise ValueError(f"got {len(triples)} compositions but {len(seeds)} seeds; give one seed per composition.")
+    for t in set(triples):
+        _check(*t)
+    out = np.empty((len(triples), 3, size, size), np.float32)
+    for i, (t, seed) in enumerate(zip(triples, seeds)):
+        out[i] = _to_model_range(draw_scene(*t, seed), size)
+    return torch.from_numpy(out)
+
+
+def render_for_split(subject: str, action: str, place: str, *, seed: int, size: int = 64,
+                     split: str = "train") -> torch.Tensor:
+    """``render``, but refuse a composition that is not in ``split`` (a held-out one asked for training)."""
+    _check(subject, action, place)
+    if (subject, action, place) not in compositions(split):
+        raise ValueError(f"{caption(subject, action, place)!r} is not in the {split!r} split: it is one of the "
+                         f"HELD_OUT compositions, never rendered for training. Use split='held_out' or 'all' to "
+                         "evaluate on it, or pick a composition from TRAIN_COMPOSITIONS.")
+    return render(subject, action, place, seed=seed, size=size)
+
+
+def sample_batch(n: int, generator: torch.Generator, size: int = 32, split: str = "train"
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random batch for training loops: (images [n, 3, size, size] in [-1, 1], labels [n, 3] int64).
+
+    Compositions (uniform over ``split``) and render seeds are drawn from ``generator``, so a
+    training step's generator fixes its batch: ``batch_fn = lambda step, g: sample_batch(64, g)``.
+    """
+    if not (isinstance(n, int) and n > 0):
+        raise ValueError(f"n must be a positive int (the batch size), got {n!r}.")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError("sample_batch needs a torch.Generator, e.g. seeding.make_generator(0).")
+    pool = compositions(split)
+    picks = torch.randint(len(pool), (n,), generator=generator).tolist()
+    seeds = torch.randint(0, 2**62, (n,), generator=generator).tolist()
+    triples = [pool[i] for i in picks]
+    labels = torch.tensor([labels_of(*t) for t in triples], dtype=torch.long)
+    return render_batch(triples, seeds, size), labels
+
+
+class StorybookDataset(torch.utils.data.Dataset):
+    """A map-style data set of ``length`` scenes: item i → (image [3, size, size], caption, labels [3] int64).
+
+    Item i shows composition ``compositions(split)[i % count]`` (every composition equally often)
+    with a render seed made from (seed, i), so an item is the same every time it is asked for.
+    """
+
+    def __init__(self, split: str = "train", size: int = 32, length: int = 1080, seed: int = 0):
+        self.pool = compositions(split)
+        self.split, self.size, self.seed = split, _check_size(size), validate_seed(seed)
+        if not (isinstance(length, int) and length > 0):
+            raise ValueError(f"length must be a positive int, got {length!r}.")
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def composition(self, index: int) -> tuple[str, str, str]:
+        return self.pool[index % len(self.pool)]
+
+    def render_seed(self, index: int) -> int:
+        return int(np.random.default_rng([self.seed, index]).integers(0, 2**62))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str, torch.Tensor]:
+        if not -self.length <= index < self.length:
+            raise IndexError(f"index {index} is out of range for a data set of length {self.length}.")
+        index %= self.length
+        t = self.composition(index)
+        image = render(*t, seed=self.render_seed(index), size=self.size)
+        return image, caption(*t), torch.tensor(labels_of(*t), dtype=torch.long)
+
+
+_GALLERY = (("squirrel", "fishing", "by a river"), ("fox", "reading", "in a forest"),
+            ("rabbit", "juggling", "in the snow"), ("bear", "sleeping", "on a mountain"),
+            ("owl", "reading", "on a beach"), ("frog", "juggling", "by a river"),
+            ("fox", "sleeping", "in the snow"), ("bear", "fishing", "on a beach"))
+
+
+def gallery(triples: Sequence[tuple[str, str, str]] | None = None, *, seed: int = 0, size: int = 64,
+            ncols: int = 4):
+    """A figure of scenes with their captions (image i uses seed ``seed + i``); returns the Figure."""
+    from .plotting import show_images
+    triples = list(_GALLERY if triples is None else triples)
+    if not triples:
+        raise ValueError("gallery needs at least one (subject, action, place) composition.")
+    seed = validate_seed(seed)
+    images = render_batch(triples, [seed + i for i in range(len(triples))], size)
+    return show_images(images, [caption(*t) for t in triples], ncols=ncols, size=1.8)
