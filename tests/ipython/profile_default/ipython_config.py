@@ -1,0 +1,1 @@
+c.HistoryManager.enabled = False
