@@ -35,7 +35,7 @@ from .seeding import make_generator
 
 __all__ = ["KIND", "NULL", "DenoiserConfig", "StorybookDenoiser", "build_model", "drop_conditions",
            "denoising_loss", "load_denoiser", "make_denoise", "labels_from_captions", "generate",
-           "scheduler_config", "RECIPE", "build"]
+           "scheduler_config", "SAMPLERS", "make_sampler", "RECIPE", "build"]
 
 KIND = "pixel-unet"
 #: Label value meaning "no condition on this attribute" (mapped to each embedding's extra row).
@@ -186,6 +186,27 @@ def scheduler_config(model: StorybookDenoiser) -> dict:
     c = model.config
     return {"num_train_timesteps": c.num_train_timesteps, "beta_schedule": c.beta_schedule,
             "prediction_type": c.prediction_type}
+
+
+#: The samplers notebook 05 and the benchmarks compare: name → (diffusers scheduler, steps, its options).
+#: "trailing" spacing starts every few-step sampler at t = 999, where the cosine schedule leaves no signal.
+SAMPLERS: dict[str, tuple[str, int, dict]] = {
+    "DDPM-1000": ("DDPMScheduler", 1000, {}),
+    "DDIM-50": ("DDIMScheduler", 50, {"timestep_spacing": "trailing"}),
+    "DDIM-25": ("DDIMScheduler", 25, {"timestep_spacing": "trailing"}),
+    "DPM-Solver++-20": ("DPMSolverMultistepScheduler", 20,
+                        {"algorithm_type": "dpmsolver++", "solver_order": 2, "timestep_spacing": "trailing"}),
+    "Euler-25": ("EulerDiscreteScheduler", 25, {"timestep_spacing": "trailing"}),
+}
+
+
+def make_sampler(name: str, model: StorybookDenoiser):
+    """``(scheduler, num_inference_steps)`` for a sampler of ``SAMPLERS``, set up for ``model``'s schedule."""
+    import diffusers
+    if name not in SAMPLERS:
+        raise ValueError(f"Unknown sampler {name!r}. Known samplers: {', '.join(SAMPLERS)}.")
+    cls_name, steps, options = SAMPLERS[name]
+    return getattr(diffusers, cls_name)(**scheduler_config(model), **options), steps
 
 
 def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, labels: torch.Tensor | None = None,

@@ -8,7 +8,8 @@ import torch
 
 from course_utils.checkpoints import CheckpointError, save_model
 from course_utils.denoiser import (NULL, DenoiserConfig, build_model, denoising_loss, drop_conditions,
-                                   load_denoiser, make_denoise, scheduler_config)
+                                   generate, labels_from_captions, load_denoiser, make_denoise,
+                                   make_sampler, scheduler_config, SAMPLERS)
 from course_utils.forward import q_sample
 from course_utils.seeding import make_generator
 from course_utils.training import TrainConfig, train
@@ -133,3 +134,57 @@ def test_scheduler_config_matches_training():
     model = build_model(TINY)
     scheduler = DDIMScheduler(**scheduler_config(model))
     assert torch.allclose(scheduler.alphas_cumprod, model.alphas_cumprod)
+
+
+def test_labels_from_captions_reads_the_storybook_vocabulary():
+    from course_utils.storybook import ACTIONS, PLACES, SUBJECTS
+    labels = labels_from_captions(["squirrel fishing by a river", "a fox reading in a forest"])
+    assert labels.dtype == torch.long and labels.shape == (2, 3)
+    assert labels[0].tolist() == [SUBJECTS.index("squirrel"), ACTIONS.index("fishing"), PLACES.index("by a river")]
+    assert labels[1].tolist() == [SUBJECTS.index("fox"), ACTIONS.index("reading"), PLACES.index("in a forest")]
+    with pytest.raises(TypeError, match="list of captions"):
+        labels_from_captions("squirrel fishing by a river")
+    with pytest.raises(ValueError):
+        labels_from_captions(["dragon fishing by a river"])
+
+
+class _FakeCudaGenerator(torch.Generator):
+    """A CPU generator that claims to live on a GPU (there is none here to make a real one)."""
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cuda")
+
+
+def test_generate_is_seeded_and_checks_its_arguments():
+    from course_utils.schedulers import DDIMScheduler
+    model = build_model(TINY).eval()
+    scheduler = DDIMScheduler(**scheduler_config(model))
+    _, labels = tiny_batch()
+    run = lambda seed, **kw: generate(model, scheduler, generator=make_generator(seed),  # noqa: E731
+                                      num_inference_steps=3, **kw)
+    a = run(934743, labels=labels)
+    assert a.shape == (4, 3, 8, 8) and a.abs().max() <= 1
+    assert torch.equal(a, run(934743, labels=labels))
+    assert not torch.equal(a, run(656232, labels=labels))
+    assert run(1, n=2).shape == (2, 3, 8, 8)
+    with pytest.raises(ValueError, match="either n"):
+        run(1, n=2, labels=labels)
+    with pytest.raises(ValueError, match="positive int"):
+        run(1, n=0)
+    with pytest.raises(ValueError, match="num_inference_steps must be a positive int"):
+        generate(model, scheduler, n=1, generator=make_generator(1), num_inference_steps=0)
+    with pytest.raises(ValueError, match="generator is on cuda.*make_generator"):
+        generate(model, scheduler, n=1, generator=_FakeCudaGenerator(), num_inference_steps=2)
+
+
+def test_samplers_presets_share_the_training_schedule():
+    model = build_model(TINY)
+    for name in SAMPLERS:
+        scheduler, steps = make_sampler(name, model)
+        assert torch.allclose(scheduler.alphas_cumprod, model.alphas_cumprod)
+        assert steps == int(name.rsplit("-", 1)[1])
+    scheduler, steps = make_sampler("DDIM-25", model)
+    scheduler.set_timesteps(steps)
+    assert int(scheduler.timesteps[0]) == TINY.num_train_timesteps - 1   # trailing: starts from pure noise
+    with pytest.raises(ValueError, match="Known samplers: DDPM-1000"):
+        make_sampler("PLMS-10", model)
