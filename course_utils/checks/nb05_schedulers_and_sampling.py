@@ -1,0 +1,35 @@
+"""Checks of the exercises in 05_schedulers_and_sampling (solutions: ``course_utils/solutions/nb05_schedulers_and_sampling.py``)."""
+from __future__ import annotations
+
+import torch
+
+from ..exercises import Wrong, exercise
+from ..seeding import make_generator
+
+
+@exercise("05.ddim_step", hint="first x̂0 = (x_t − √(1−ᾱ_t)·ε̂)/√ᾱ_t, then x_prev = √ᾱ_prev·x̂0 + √(1−ᾱ_prev)·ε̂.")
+def _check_ddim_step(answer) -> None:
+    if not callable(answer):
+        raise Wrong("Give a function ddim_step(x_t, eps, a_t, a_prev) that returns x_prev.")
+    g = make_generator(545488)
+    x_t, eps = torch.randn(2, 3, 8, 8, generator=g), torch.randn(2, 3, 8, 8, generator=g)
+    for a_t, a_prev in ((0.1, 0.3), (0.5, 0.9), (0.9, 1.0)):
+        x0 = (x_t - (1 - a_t) ** 0.5 * eps) / a_t ** 0.5
+        expected = a_prev ** 0.5 * x0 + (1 - a_prev) ** 0.5 * eps
+        got = answer(x_t, eps, a_t, a_prev)
+        if not isinstance(got, torch.Tensor) or got.shape != x_t.shape:
+            raise Wrong("ddim_step should return a tensor shaped like x_t.")
+        if not torch.allclose(got, expected, atol=1e-4):
+            raise Wrong(f"For ᾱ_t = {a_t}, ᾱ_prev = {a_prev} your x_prev is off by up to "
+                        f"{float((got - expected).abs().max()):.3f}.")
+
+
+@exercise("05.ddim_timesteps", hint="make DDIMScheduler(timestep_spacing='trailing'), call set_timesteps(10), "
+                                     "then read .timesteps.tolist().")
+def _check_ddim_timesteps(answer) -> None:
+    expected = list(range(999, 0, -100))
+    got = [int(t) for t in answer]
+    if got == sorted(expected):
+        raise Wrong("Samplers walk from noisy to clean: the list should start at the largest timestep.")
+    if got != expected:
+        raise Wrong(f"{got} are not the 10 timesteps of trailing DDIM.")
