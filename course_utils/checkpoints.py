@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from .distributed import is_main_process
+
 __all__ = [
     "DATA_DIR", "MANIFEST", "CheckpointError", "data_path", "sha256_of", "write_manifest",
     "verify_manifest", "save_model", "read_config", "load_weights",
@@ -82,6 +84,8 @@ def verify_manifest(folder: str | Path) -> None:
 def save_model(folder: str | Path, state: dict[str, torch.Tensor] | torch.nn.Module, config: dict,
                record: dict | None = None) -> Path:
     """Save weights (safetensors), ``config.json`` and ``record.json`` into ``folder``, then the manifest."""
+    if not is_main_process():   # under torchrun / accelerate launch only rank 0 writes
+        return Path(folder) / MANIFEST
     if "kind" not in config:
         raise ValueError("config needs a 'kind' entry (for example 'judge' or 'pixel-unet') so loaders can check it.")
     folder = Path(folder)

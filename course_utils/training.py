@@ -26,6 +26,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
+from . import distributed
 from .checkpoints import CheckpointError
 from .env import pick_device
 from .seeding import make_generator, validate_seed
@@ -78,6 +79,7 @@ class Objective:
     name: str
     loss: LossFn
     parameters: Iterable[torch.nn.Parameter] | None = None   # None = all of the model's parameters
+    lr_scale: float = 1.0                # this optimizer's lr = lr_scale · config.lr_at(step) (a GAN's D/G ratio)
 
 
 @dataclass
@@ -87,15 +89,20 @@ class TrainResult:
     steps_done: int = 0
     resumed_from: int = 0
     seconds: float = 0.0
+    world_size: int = 1
 
     def losses(self, name: str = "loss") -> tuple[list[int], list[float]]:
         rows = [r for r in self.history if name in r]
         return [int(r["step"]) for r in rows], [r[name] for r in rows]
 
 
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """The CPU generator of one training step: a function of (seed, step) only."""
-    return make_generator((validate_seed(seed) * 1_000_003 + step) % 2**63)
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    """The CPU generator of one training step: a function of (seed, step) only (and of the process
+    rank when several processes train together, so each draws its own batch).
+
+    torch's CPU generator keeps only the low 32 bits of a seed, so the terms stay well apart there.
+    """
+    return make_generator((validate_seed(seed) * 1_000_003 + step + rank * 500_009) % 2**63)
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -107,6 +114,15 @@ def to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, dict):
         return {k: to_device(v, device) for k, v in batch.items()}
     return batch
+
+
+def _split_terms(out: Any, name: str) -> tuple[torch.Tensor, dict[str, float]]:
+    """A loss returns a scalar tensor, or ``(scalar, {term: value})`` to log its parts (a VAE's recon and kl)."""
+    if not isinstance(out, tuple):
+        return out, {}
+    if len(out) != 2 or not isinstance(out[1], dict):
+        raise TypeError(f"objective {name!r} returned a tuple; a loss returns a scalar tensor or (scalar, dict of terms).")
+    return out[0], {k: float(v.detach() if isinstance(v, torch.Tensor) else v) for k, v in out[1].items()}
 
 
 def _as_objectives(loss: LossFn | Sequence[Objective]) -> list[Objective]:
@@ -175,12 +191,14 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
     """Train ``model`` in place for ``config.steps`` steps; return the loss history (and EMA weights).
 
     ``batch_fn(step, generator)`` returns the step's batch; ``loss(model, batch, generator)`` returns a
-    scalar tensor. For several optimizers (a GAN), pass a list of ``Objective``: each takes its own step,
-    in order, on the same batch. With ``config.run_dir`` set, checkpoints go there and a later call with
+    scalar tensor, or ``(scalar, {term: value})`` whose terms are logged too. For several optimizers (a
+    GAN), pass a list of ``Objective``: each takes its own step, in order, on the same batch. With ``config.run_dir`` set, checkpoints go there and a later call with
     the same config resumes from the last one.
     """
-    device = torch.device(device) if device is not None else pick_device()
+    dist = distributed.setup()          # one process unless launched by torchrun / accelerate launch
+    device = dist.device or (torch.device(device) if device is not None else pick_device())
     model.to(device).train()
+    distributed.broadcast_parameters(model, dist)
     objectives = _as_objectives(loss)
     optimizers = {}
     for obj in objectives:
@@ -196,26 +214,29 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
         start, result.history = _restore(ckpt, model, optimizers, ema, config)
         result.resumed_from = start
     t0 = time.perf_counter()
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress,
-               desc="training", leave=True)
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps,
+               disable=not (progress and dist.is_main), desc="training", leave=True)
     for step in bar:
-        g = step_generator(config.seed, step)
+        g = step_generator(config.seed, step, dist.rank)
         batch = to_device(batch_fn(step, g), device)
         row: dict[str, float] = {"step": step}
         for obj in objectives:
             opt = optimizers[obj.name]
             for group in opt.param_groups:
-                group["lr"] = config.lr_at(step)
-            value = obj.loss(model, batch, g)
+                group["lr"] = config.lr_at(step) * obj.lr_scale
+            value, terms = _split_terms(obj.loss(model, batch, g), obj.name)
             if not torch.isfinite(value):
                 raise FloatingPointError(f"{obj.name} became {value.item()} at step {step}; lower the learning rate.")
             opt.zero_grad(set_to_none=True)
             value.backward()
+            distributed.average_gradients((p for grp in opt.param_groups for p in grp["params"]), dist)
             if config.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_([p for grp in opt.param_groups for p in grp["params"]],
                                                config.grad_clip)
             opt.step()
             row[obj.name] = float(value.detach())
+            row.update(terms)                                   # e.g. {"recon": …, "kl": …}
+        distributed.broadcast_buffers(model, dist)
         if ema is not None:
             with torch.no_grad():
                 for k, v in model.state_dict().items():
@@ -227,7 +248,7 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
             result.history.append(row)
             bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k != "step"})
         done = step + 1
-        if ckpt is not None and (done == config.steps or
+        if ckpt is not None and dist.is_main and (done == config.steps or
                                  (config.checkpoint_every and done % config.checkpoint_every == 0)):
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             _save_checkpoint(ckpt, model, optimizers, ema, done, result.history, config)
@@ -236,4 +257,8 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
     result.steps_done = config.steps
     result.seconds = time.perf_counter() - t0
     result.ema_state = ema
+    result.world_size = dist.world_size
+    if dist.world_size > 1:
+        print(f"[rank {dist.rank} of world size {dist.world_size}] parameters sha256 "
+              f"{distributed.parameter_digest(model)}", flush=True)
     return result
