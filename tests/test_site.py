@@ -1,0 +1,136 @@
+"""The static-site builder (tools/build_site.py) on tiny notebooks made here: fast, no browser."""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import build_site as bs  # noqa: E402
+
+REPO = "https://github.com/example/course"
+# a 1×1 PNG
+PNG = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082")).decode()
+
+
+def tiny(number: str, title: str, *, links: str = "", widget: bool = False, colab: bool = False,
+         timed: bool = False) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {number} · {title}\n*The {title.lower()} in one line.*")]
+    if colab:
+        nb.cells.append(nbformat.v4.new_code_cell("# Colab set-up: ...\nimport sys", metadata={"tags": ["colab-setup"]}))
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"Some prose. {links}"))
+    code = nbformat.v4.new_code_cell("show()", execution_count=1)
+    code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]
+    if widget:
+        code.outputs.append(nbformat.v4.new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+            "text/plain": "interactive(children=(IntSlider(value=3),))"}))
+        nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
+                                                                               "version_minor": 0}}
+    if timed:
+        code.metadata["execution"] = {"iopub.execute_input": "2026-01-01T10:00:00.000Z",
+                                      "shell.execute_reply": "2026-01-01T10:00:12.500Z"}
+    nb.cells.append(code)
+    return nb
+
+
+@pytest.fixture
+def two_books(tmp_path):
+    src = tmp_path / "nbs"
+    src.mkdir()
+    nbformat.write(tiny("00", "Hello", links="[next](01_next.ipynb), [later](05_later.ipynb#Top), "
+                                             "[code](../course_utils/seeding.py), [web](https://example.org)",
+                        colab=True), src / "00_hello.ipynb")
+    nbformat.write(tiny("01", "Next", links="[back](00_hello.ipynb#Some-section)", widget=True, timed=True),
+                   src / "01_next.ipynb")
+    times = tmp_path / "times-full.json"
+    times.write_text(json.dumps({"mode": "full", "threads": 2, "seconds": {"00_hello": 3.2}, "date": "2026-01-01"}))
+    return src, times
+
+
+def test_build_site_pages_index_and_links(two_books, tmp_path):
+    src, times = two_books
+    report = bs.build_site(src, tmp_path / "site", times, repo=REPO)
+    assert set(report.pages) == {"00_hello", "01_next"}
+    assert report.missing_links == [("00_hello", "05_later.ipynb")]
+    assert report.size_bytes > 0
+    hello = (tmp_path / "site" / "00_hello.html").read_text()
+    assert f"data:image/png;base64,{PNG[:20]}" in hello                      # figure embedded
+    assert 'href="01_next.html"' in hello and "01_next.ipynb" not in hello.split("course-nav")[0]
+    assert 'class="course-missing"' in hello and "05_later" not in hello.split("course-missing")[0][-200:]
+    assert f'href="{REPO}/blob/main/course_utils/seeding.py"' in hello         # repo file → GitHub
+    assert 'href="https://example.org"' in hello
+    assert "# Colab set-up" not in hello                                     # set-up cell left out
+    assert "require.min.js" not in hello and "mathjax" not in hello.lower()  # no CDN script without maths
+    nxt = (tmp_path / "site" / "01_next.html").read_text()
+    assert 'href="00_hello.html#Some-section"' in nxt
+    assert "interactive(children=" not in nxt and "course-widget-note" in nxt
+    assert "widget-state+json" not in nxt
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert 'href="00_hello.html"' in index and 'href="01_next.html"' in index
+    assert "3 s</td>" in index                                 # from times-full.json
+    assert "12 s*</td>" in index                               # from the cell timings, starred
+    assert (tmp_path / "site" / "course.css").is_file()
+
+
+def test_pages_with_maths_load_mathjax(tmp_path):
+    src = tmp_path / "nbs"
+    src.mkdir()
+    nbformat.write(tiny("00", "Maths", links=r"Noise: $x_t = \sqrt{\bar\alpha_t}\,x_0$."), src / "00_maths.ipynb")
+    bs.build_site(src, tmp_path / "site", None, repo=REPO)
+    assert "mathjax" in (tmp_path / "site" / "00_maths.html").read_text().lower()
+
+
+def test_rewrite_links_keeps_site_links_and_anchors():
+    page = ('<a href="#Top">¶</a><a data-course-site href="index.html">map</a>'
+            '<a href="02_b.ipynb">two</a><a class="x" href="./data/README.md">data</a>')
+    out, missing = bs.rewrite_links(page, {"02_b"}, REPO)
+    assert '<a href="#Top">' in out and '<a data-course-site href="index.html">' in out
+    assert '<a href="02_b.html">two</a>' in out
+    assert f'<a class="x" href="{REPO}/blob/main/notebooks/data/README.md">' in out
+    assert missing == []
+
+
+def test_notebook_title_and_clear_errors():
+    assert bs.notebook_title(tiny("07", "Text to image"), "x") == ("07", "Text to image", "The text to image in one line.")
+    bad = nbformat.v4.new_notebook()
+    bad.cells = [nbformat.v4.new_markdown_cell("Welcome!")]
+    with pytest.raises(ValueError, match=r"x\.ipynb.*# NN · Title"):
+        bs.notebook_title(bad, "x.ipynb")
+
+
+def test_missing_source_and_bad_times_are_clear_errors(tmp_path, two_books):
+    with pytest.raises(FileNotFoundError, match="make course"):
+        bs.build_site(tmp_path / "nowhere", tmp_path / "site", None, repo=REPO)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"seconds": {"00": "fast"}}')
+    with pytest.raises(ValueError, match="rerun `make course`"):
+        bs.load_times(bad)
+    assert bs.load_times(tmp_path / "absent.json") == {}
+
+
+def test_prepare_does_not_touch_the_original():
+    nb = tiny("01", "Next", widget=True, colab=True)
+    web = bs.prepare(nb)
+    assert len(web.cells) == len(nb.cells) - 1 and "widgets" in nb.metadata and "widgets" not in web.metadata
+    assert "application/vnd.jupyter.widget-view+json" in nb.cells[-1].outputs[1]["data"]
+
+
+def test_recorded_seconds():
+    assert bs.recorded_seconds(tiny("01", "Next", timed=True)) == 12.5
+    assert bs.recorded_seconds(tiny("01", "Next")) is None
+
+
+def test_main_prints_a_summary(two_books, tmp_path, capsys):
+    src, times = two_books
+    assert bs.main(["--src", str(src), "--out", str(tmp_path / "site"), "--times", str(times)]) == 0
+    out = capsys.readouterr().out
+    assert "2 pages + index" in out and "05_later.ipynb" in out
