@@ -137,12 +137,14 @@ def test_tool_updates_files_and_checks(tmp_path, monkeypatch):
     book = tmp_path / "09_test.ipynb"
     nbformat.write(_notebook(), book)
     monkeypatch.setattr(add_colab_cell, "NOTEBOOKS", tmp_path)
+    real = {p: p.stat().st_mtime_ns for p in (ROOT / "notebooks").glob("*.ipynb")}
     assert add_colab_cell.select([], tmp_path) == [book]
     assert add_colab_cell.main(["--check"]) == 1                 # lacks the cell; --check changes nothing
     assert colab.find_setup_cell(nbformat.read(book, as_version=4)) is None
     assert add_colab_cell.main([]) == 0
     assert add_colab_cell.main(["--check"]) == 0
     assert add_colab_cell.main(["77"]) == 1                      # nothing matched
+    assert {p: p.stat().st_mtime_ns for p in (ROOT / "notebooks").glob("*.ipynb")} == real   # untouched
 
 
 def test_committed_setup_cells_are_current():

@@ -26,9 +26,9 @@ from course_utils.colab import add_setup_cell, setup_cell_source  # noqa: E402
 NOTEBOOKS = ROOT / "notebooks"
 
 
-def select(prefixes: list[str], folder: Path = NOTEBOOKS) -> list[Path]:
-    """``folder/NN_*.ipynb`` in order, only those starting with one of ``prefixes`` when given."""
-    books = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+def select(prefixes: list[str], folder: Path | None = None) -> list[Path]:
+    """``folder/NN_*.ipynb`` (default notebooks/) in order, only those starting with one of ``prefixes``."""
+    books = sorted((folder or NOTEBOOKS).glob("[0-9][0-9]_*.ipynb"))
     return [p for p in books if not prefixes or any(p.name.startswith(x) for x in prefixes)]
 
 
