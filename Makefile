@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_NB := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: course test unit notebooks lab execute models clean venv help
+.PHONY: course test unit notebooks lab execute models clean venv help site test-browser
 
 help:
 	@echo "make course    run all notebooks headless (full mode) into build/notebooks, with times"
@@ -17,6 +17,8 @@ help:
 	@echo "make lab       JupyterLab on notebooks/ (localhost only)"
 	@echo "make execute   re-run the committed notebooks in place (full mode) before a commit"
 	@echo "make models    retrain every shipped model in data/ from scratch"
+	@echo "make site      render build/notebooks (or, before make course, notebooks/) to build/site"
+	@echo "make test-browser  the site and JupyterLab widgets in headless Chromium (apt-get install chromium)"
 
 venv: $(STAMP)
 
@@ -28,6 +30,7 @@ $(STAMP): pyproject.toml
 
 course: $(STAMP)
 	env -u COURSE_FAST $(PY) tools/run_notebooks.py
+	$(PY) tools/build_site.py
 
 test: $(STAMP)
 	COURSE_FAST=1 $(PY) -m pytest tests notebooks $(PYTEST_NB)
@@ -39,7 +42,14 @@ notebooks: $(STAMP)
 	COURSE_FAST=1 $(PY) -m pytest notebooks $(PYTEST_NB)
 
 execute: $(STAMP)
+	$(PY) tools/add_colab_cell.py
 	env -u COURSE_FAST $(PY) tools/run_notebooks.py --in-place
+
+site: $(STAMP)
+	$(PY) tools/build_site.py $(if $(wildcard build/notebooks/*.ipynb),,--src notebooks)
+
+test-browser: $(STAMP)
+	COURSE_FAST=1 $(PY) -m pytest tests/browser -rs
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --ServerApp.open_browser=False --notebook-dir=notebooks
