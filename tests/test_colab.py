@@ -156,3 +156,9 @@ def test_committed_setup_cells_are_current():
         if i is not None:
             assert nb.cells[i].source == source, f"{path.name}: stale Colab cell; run tools/add_colab_cell.py"
             assert i == 1, f"{path.name}: the Colab cell must come right after the title"
+
+
+def test_readme_badges_match_pyproject():
+    readme = (ROOT / "README.md").read_text()
+    assert colab.binder_url("00_welcome.ipynb") in readme, "README's Binder badge disagrees with pyproject.toml"
+    assert colab.colab_url("00_welcome.ipynb") in readme, "README's Colab badge disagrees with pyproject.toml"
