@@ -35,7 +35,7 @@ from .seeding import make_generator
 
 __all__ = ["KIND", "NULL", "DenoiserConfig", "StorybookDenoiser", "build_model", "drop_conditions",
            "denoising_loss", "load_denoiser", "make_denoise", "labels_from_captions", "generate",
-           "scheduler_config", "SAMPLERS", "make_sampler", "RECIPE", "build"]
+           "scheduler_config", "SAMPLERS", "make_sampler", "evaluate", "record_metrics", "RECIPE", "build"]
 
 KIND = "pixel-unet"
 #: Label value meaning "no condition on this attribute" (mapped to each embedding's extra row).
@@ -189,14 +189,18 @@ def scheduler_config(model: StorybookDenoiser) -> dict:
 
 
 #: The samplers notebook 05 and the benchmarks compare: name → (diffusers scheduler, steps, its options).
-#: "trailing" spacing starts every few-step sampler at t = 999, where the cosine schedule leaves no signal.
+#: The cosine schedule leaves ᾱ_999 ≈ 2e-9, so a step from t = 999 divides the network's error by
+#: √ᾱ ≈ 5e-5. DDPM and DDIM clip their guess x̂0 to [-1, 1] and start there ("trailing" spacing);
+#: DPM-Solver++ needs its thresholding switched on to do the same; Euler cannot clip, so it starts
+#: at t = 960 ("leading" spacing), as Stable Diffusion's samplers start where ᾱ ≈ 0.005.
 SAMPLERS: dict[str, tuple[str, int, dict]] = {
     "DDPM-1000": ("DDPMScheduler", 1000, {}),
     "DDIM-50": ("DDIMScheduler", 50, {"timestep_spacing": "trailing"}),
     "DDIM-25": ("DDIMScheduler", 25, {"timestep_spacing": "trailing"}),
     "DPM-Solver++-20": ("DPMSolverMultistepScheduler", 20,
-                        {"algorithm_type": "dpmsolver++", "solver_order": 2, "timestep_spacing": "trailing"}),
-    "Euler-25": ("EulerDiscreteScheduler", 25, {"timestep_spacing": "trailing"}),
+                        {"algorithm_type": "dpmsolver++", "solver_order": 2, "timestep_spacing": "trailing",
+                         "thresholding": True, "sample_max_value": 1.0}),
+    "Euler-25": ("EulerDiscreteScheduler", 25, {"timestep_spacing": "leading"}),
 }
 
 
@@ -225,6 +229,56 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
                     (count, 3, size, size), generator=generator, num_inference_steps=num_inference_steps,
                     callback=callback, device=device, progress=progress)
     return images.clamp(-1, 1)
+
+
+def evaluate(model: StorybookDenoiser, *, n: int = 1000, per_seen: int = 2, per_held_out: int = 8,
+             sampler: str = "DDIM-50", seed: int = 20_000, batch_size: int = 250) -> dict:
+    """Judge the model: unconditional judge-FID (and the real-vs-real floor at the same N), coverage,
+    and plain conditional adherence (guidance 1) on seen and held-out compositions. Needs data/judge."""
+    from . import metrics, storybook
+    scheduler, steps = make_sampler(sampler, model)
+
+    def draw(labels: torch.Tensor | None, count: int, salt: int) -> torch.Tensor:
+        out = []
+        for i, start in enumerate(range(0, count, batch_size)):
+            size = min(batch_size, count - start)
+            rows = None if labels is None else labels[start:start + size]
+            out.append(generate(model, scheduler, n=size if rows is None else None, labels=rows,
+                                generator=make_generator(seed + 1000 * salt + i), num_inference_steps=steps).cpu())
+        return torch.cat(out)
+
+    real_a, _ = storybook.sample_batch(n, make_generator(seed + 1), model.config.sample_size)
+    real_b, _ = storybook.sample_batch(n, make_generator(seed + 2), model.config.sample_size)
+    fake = draw(None, n, salt=1)
+    seen = [c for c in storybook.TRAIN_COMPOSITIONS for _ in range(per_seen)]
+    held = [c for c in storybook.HELD_OUT for _ in range(per_held_out)]
+    seen_images = draw(torch.tensor([storybook.labels_of(*c) for c in seen]), len(seen), salt=2)
+    held_images = draw(torch.tensor([storybook.labels_of(*c) for c in held]), len(held), salt=3)
+    fid, floor = metrics.judge_fid(real_a, fake), metrics.judge_fid(real_a, real_b)
+    return {
+        "sampler": sampler, "n_unconditional": n, "seed": seed,
+        "judge_fid_unconditional": round(fid, 3), "judge_fid_real_vs_real_floor": round(floor, 3),
+        "fid_over_floor": round(fid / max(floor, 1e-9), 2),
+        "coverage_unconditional": round(metrics.coverage(fake), 3),
+        "coverage_real_renders_same_n": round(metrics.coverage(real_b), 3),
+        "adherence_seen_guidance_1": {k: round(v, 3) for k, v in metrics.adherence(seen_images, seen).items()},
+        "adherence_held_out_guidance_1": {k: round(v, 3) for k, v in metrics.adherence(held_images, held).items()},
+        "n_seen": len(seen), "n_held_out": len(held),
+    }
+
+
+def record_metrics(folder: str | Path = KIND, **kwargs) -> dict:
+    """Evaluate the shipped model and write the result into its record.json (manifest refreshed)."""
+    from .checkpoints import write_manifest
+    folder = data_path(folder)
+    model = load_denoiser(folder)
+    t0 = time.perf_counter()
+    metrics = {**evaluate(model, **kwargs), "seconds": round(time.perf_counter() - t0, 1)}
+    record = json.loads((folder / "record.json").read_text())
+    record["metrics"] = metrics
+    (folder / "record.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_manifest(folder)
+    return metrics
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -278,5 +332,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
         "loss_history": [[int(s), round(v, 5)] for s, v in zip(*result.losses())][::5],
     }
     save_model(out_dir, result.ema_state, {**asdict(mc)}, record)
+    if (data_path("judge") / "SHA256SUMS").exists():                 # the judge measures the result
+        record["metrics"] = record_metrics(out_dir)
     print(json.dumps({k: v for k, v in record.items() if k != "loss_history"}, indent=1))
     return record

@@ -1,0 +1,76 @@
+"""Judge-FID of each sampler with the shipped pixel denoiser, on ≥ 500 unconditional samples each.
+
+    .venv/bin/python benchmarks/sampler_quality.py [--n 500] [--samplers DDPM-1000 DDIM-25]
+
+Real renders (uniform over the training compositions, seed 1) are the reference; a second set of real
+renders (seed 2) gives the real-vs-real floor at the same N. Every sampler starts from the same seeds.
+Results go to benchmarks/results/sampler_quality.json after EACH sampler, so a long run (DDPM-1000 takes
+tens of minutes on 2 cores) can be read while it goes; a run with --samplers merges into an existing
+file made with the same --n and --seed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from _common import RESULTS, device_label, save
+
+from course_utils import metrics, storybook
+from course_utils.denoiser import SAMPLERS, generate, load_denoiser, make_sampler
+from course_utils.seeding import make_generator
+
+NAME = "sampler_quality"
+
+
+def draw(model, name: str, n: int, seed: int, batch_size: int) -> tuple[torch.Tensor, float]:
+    """n unconditional samples with sampler ``name`` (batch i uses seed + i); (images, seconds)."""
+    scheduler, steps = make_sampler(name, model)
+    t0, out = time.perf_counter(), []
+    for i, start in enumerate(range(0, n, batch_size)):
+        size = min(batch_size, n - start)
+        out.append(generate(model, scheduler, n=size, generator=make_generator(seed + i),
+                            num_inference_steps=steps).cpu())
+    return torch.cat(out), time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=500, help="samples per sampler (and real renders)")
+    parser.add_argument("--samplers", nargs="*", default=list(SAMPLERS), choices=list(SAMPLERS))
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=250)
+    args = parser.parse_args()
+    model = load_denoiser()
+    real, _ = storybook.sample_batch(args.n, make_generator(1), model.config.sample_size)
+    other, _ = storybook.sample_batch(args.n, make_generator(2), model.config.sample_size)
+    data = {"device": device_label(), "n_real": args.n, "seed": args.seed,
+            "floor_fid": round(metrics.judge_fid(real, other), 3), "floor_kid": round(metrics.judge_kid(real, other), 5),
+            "samplers": {}}
+    previous = RESULTS / f"{NAME}.json"
+    if previous.exists():
+        old = json.loads(previous.read_text())
+        if old.get("n_real") == args.n and old.get("seed") == args.seed:
+            data["samplers"] = {k: v for k, v in old.get("samplers", {}).items() if k not in args.samplers}
+    print(f"real-vs-real floor at N={args.n}: judge-FID {data['floor_fid']:.3f}", flush=True)
+    for name in args.samplers:
+        fake, seconds = draw(model, name, args.n, args.seed, args.batch_size)
+        data["samplers"][name] = {
+            "steps": SAMPLERS[name][1], "n": args.n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
+            "judge_kid": round(metrics.judge_kid(real, fake), 5), "coverage": round(metrics.coverage(fake), 3),
+            "seconds_per_image": round(seconds / args.n, 4)}
+        data["samplers"] = {k: data["samplers"][k] for k in SAMPLERS if k in data["samplers"]}   # table order
+        rows = data["samplers"]
+        if "DDIM-25" in rows and "DDPM-1000" in rows:
+            data["ddim25_over_ddpm1000_fid"] = round(rows["DDIM-25"]["judge_fid"] / rows["DDPM-1000"]["judge_fid"], 3)
+        path = save(NAME, data)
+        r = rows[name]
+        print(f"{name:<16} steps {r['steps']:>4}  judge-FID {r['judge_fid']:7.3f}  KID {r['judge_kid']:.5f}  "
+              f"coverage {r['coverage']:.3f}  {r['seconds_per_image']:.4f} s/image  → {path}", flush=True)
+    if "ddim25_over_ddpm1000_fid" in data:
+        print(f"DDIM-25 / DDPM-1000 judge-FID ratio: {data['ddim25_over_ddpm1000_fid']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
