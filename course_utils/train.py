@@ -26,6 +26,8 @@ __all__ = ["RECIPES", "build", "main"]
 RECIPES: dict[str, str] = {
     "judge": "course_utils.judge:build",
     "pixel-unet": "course_utils.denoiser:build",
+    "vae": "course_utils.vae:build",
+    "gan": "course_utils.gan:build",
 }
 
 RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
