@@ -81,6 +81,28 @@ def test_build_site_pages_index_and_links(two_books, tmp_path):
     assert (tmp_path / "site" / "course.css").is_file()
 
 
+def test_animation_html_is_kept(tmp_path):
+    """matplotlib's ``to_jshtml`` animations are text/html outputs with inline frames and script."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+    fig, ax = plt.subplots(figsize=(1, 1), dpi=20)
+    line, = ax.plot([0, 1], [0, 0])
+    anim = FuncAnimation(fig, lambda i: line.set_ydata([i, -i]) or (line,), frames=2)
+    jshtml = anim.to_jshtml()
+    plt.close(fig)
+    nb = tiny("00", "Moving")
+    nb.cells[-1].outputs.append(nbformat.v4.new_output("display_data", data={"text/html": jshtml}))
+    src = tmp_path / "nbs"
+    src.mkdir()
+    nbformat.write(nb, src / "00_moving.ipynb")
+    bs.build_site(src, tmp_path / "site", None, repo=REPO)
+    page = (tmp_path / "site" / "00_moving.html").read_text()
+    assert "anim_step_forward" in page or "Animation" in page
+    assert page.count("data:image/png;base64") >= 3           # the figure + two frames
+
+
 def test_pages_with_maths_load_mathjax(tmp_path):
     src = tmp_path / "nbs"
     src.mkdir()
