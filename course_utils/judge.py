@@ -1,0 +1,215 @@
+"""The judge: a small CNN that reads subject, action and place from a storybook image.
+
+The course measures its own generators with it (``course_utils.metrics``): prompt adherence is the
+share of samples whose three attributes the judge reads as the prompt's, and its penultimate
+features stand in for Inception's in judge-FID / judge-KID (no Inception weights offline).
+
+    x [N, 3, 32, 32] ──3 × (conv 3×3 → BatchNorm → ReLU → max-pool 2)──▶ [N, 128, 4, 4]
+      ──flatten → linear──▶ features [N, 128] ──ReLU → linear──▶ subject [N, 6], action [N, 4], place [N, 5]
+
+64 px inputs are average-pooled to 32 px first (exactly how ``storybook.render(size=32)`` is made).
+It is trained only on TRAINING compositions, with fresh renders every step, and checked on fresh
+renders of both the training and the held-out compositions.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoints import CheckpointError, data_path, load_weights, save_model
+from .env import pick, pick_device
+from .seeding import make_generator
+from . import storybook
+
+__all__ = ["KIND", "ATTRIBUTES", "JudgeConfig", "Judge", "judge_loss", "augment", "accuracy_table", "feature_rms",
+           "build", "load"]
+
+KIND = "judge"
+ATTRIBUTES = ("subject", "action", "place")
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Sizes of the judge (saved in config.json next to the weights)."""
+    channels: tuple[int, ...] = (32, 64, 128)
+    features: int = 128
+    input_size: int = 32
+    classes: tuple[int, int, int] = (len(storybook.SUBJECTS), len(storybook.ACTIONS), len(storybook.PLACES))
+    feature_scale: float = 1.0      # features() divides by this: their RMS on renders, so FID/KID read ~1
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "JudgeConfig":
+        return cls(channels=tuple(d["channels"]), features=int(d["features"]), input_size=int(d["input_size"]),
+                   classes=tuple(d["classes"]), feature_scale=float(d.get("feature_scale", 1.0)))
+
+
+class Judge(nn.Module):
+    """Three-headed CNN classifier with a ``features`` method (the penultimate activations)."""
+
+    def __init__(self, config: JudgeConfig | None = None):
+        super().__init__()
+        self.config = config = config or JudgeConfig()
+        layers, c_in = [], 3
+        for c in config.channels:
+            layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)]
+            c_in = c
+        self.body = nn.Sequential(*layers)
+        side = config.input_size // 2 ** len(config.channels)
+        self.embed = nn.Sequential(nn.Flatten(), nn.Linear(c_in * side * side, config.features))
+        self.heads = nn.ModuleList(nn.Linear(config.features, k) for k in config.classes)
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        size = self.config.input_size
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"the judge reads images [N, 3, H, W], got shape {tuple(x.shape)}.")
+        if x.shape[-1] == 2 * size and x.shape[-2] == 2 * size:
+            x = F.avg_pool2d(x, 2)                      # 64 px → 32 px, as render(size=32) does
+        if x.shape[-2:] != (size, size):
+            raise ValueError(f"the judge reads {size} or {2 * size} px images, got {tuple(x.shape[-2:])}. "
+                             f"Resize with torch.nn.functional.interpolate(x, size={size}, mode='area').")
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features [N, features] of images [N, 3, 32|64, 32|64] in [-1, 1]: the linear layer's
+        output before the heads' ReLU, divided by ``config.feature_scale`` (RMS ≈ 1 on renders)."""
+        return self.embed(self.body(self._prepare(x))) / self.config.feature_scale
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits (subject [N, 6], action [N, 4], place [N, 5])."""
+        h = F.relu(self.embed(self.body(self._prepare(x))))
+        return tuple(head(h) for head in self.heads)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The judge's reading of each image: labels [N, 3] (indices into SUBJECTS, ACTIONS, PLACES)."""
+        return torch.stack([logits.argmax(-1) for logits in self(x)], dim=1)
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mild corruptions so the judge also reads imperfect samples: half the images get Gaussian noise
+    (σ up to 0.15), a quarter get a 3×3 blur. Every draw comes from ``generator``."""
+    n = x.shape[0]
+    blur = torch.rand(n, 1, 1, 1, generator=generator) < 0.25
+    x = torch.where(blur.to(x.device), F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False), x)
+    sigma = 0.15 * torch.rand(n, 1, 1, 1, generator=generator) * (torch.rand(n, 1, 1, 1, generator=generator) < 0.5)
+    return x + (sigma * torch.randn(x.shape, generator=generator)).to(x.device)
+
+
+def judge_loss(model: Judge, batch: tuple[torch.Tensor, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+    """Sum over the three heads of the cross-entropy −log p(label | image), on augmented images."""
+    images, labels = batch
+    logits = model(augment(images, generator))
+    # L = Σ_heads CE(logits_k, y_k)
+    return sum(F.cross_entropy(lk, labels[:, k]) for k, lk in enumerate(logits))
+
+
+@torch.no_grad()
+def accuracy_table(model: Judge, per_composition: int, seed: int = 10_000, batch_size: int = 256
+                   ) -> dict[str, dict[str, float]]:
+    """Per-attribute accuracy on fresh renders: {"train"|"held_out": {"subject", "action", "place", "all"}}.
+
+    ``per_composition`` renders of each composition, with seeds from ``seed`` that training never draws
+    (training seeds come from its step generators).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    table = {}
+    for split in ("train", "held_out"):
+        triples = [t for t in storybook.compositions(split) for _ in range(per_composition)]
+        g = make_generator(seed + (split == "held_out"))
+        seeds = torch.randint(0, 2**62, (len(triples),), generator=g).tolist()
+        labels = torch.tensor([storybook.labels_of(*t) for t in triples])
+        preds = []
+        for i in range(0, len(triples), batch_size):
+            x = storybook.render_batch(triples[i:i + batch_size], seeds[i:i + batch_size], size=32)
+            preds.append(model.predict(x.to(device)).cpu())
+        right = torch.cat(preds) == labels
+        table[split] = {a: round(right[:, k].float().mean().item(), 4) for k, a in enumerate(ATTRIBUTES)}
+        table[split]["all"] = round(right.all(1).float().mean().item(), 4)
+        table[split]["images"] = len(triples)
+    return table
+
+
+@torch.no_grad()
+def feature_rms(model: Judge, n: int, seed: int = 30_000) -> float:
+    """Root-mean-square of the unscaled features over ``n`` fresh renders of the training compositions."""
+    g = make_generator(seed)
+    pool = storybook.TRAIN_COMPOSITIONS
+    triples = [pool[i] for i in torch.randint(len(pool), (n,), generator=g).tolist()]
+    x = storybook.render_batch(triples, torch.randint(0, 2**62, (n,), generator=g).tolist(), size=32)
+    model.eval()
+    f = model.features(x.to(next(model.parameters()).device)) * model.config.feature_scale
+    return float(f.pow(2).mean().sqrt())
+
+
+@dataclass(frozen=True)
+class JudgeRecipe:
+    steps: int = 700
+    batch_size: int = 96
+    lr: float = 3e-3
+    warmup_steps: int = 30
+    weight_decay: float = 1e-4
+    checkpoint_every: int = 100
+    seed: int = 0
+
+
+RECIPE = JudgeRecipe()
+
+
+def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int = RECIPE.seed) -> dict:
+    """Train the judge on fresh renders of the training compositions, measure it, save it to ``out_dir``."""
+    from .train import command_line
+    from .training import TrainConfig, train
+    steps = RECIPE.steps if steps is None else steps
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)                          # layer initialisation uses the global RNG
+        model = Judge()
+
+    def batch_fn(step: int, g: torch.Generator):
+        return storybook.sample_batch(RECIPE.batch_size, g, size=32, split="train")
+
+    config = TrainConfig(steps=steps, lr=RECIPE.lr, warmup_steps=RECIPE.warmup_steps, lr_schedule="cosine",
+                         weight_decay=RECIPE.weight_decay, seed=seed, log_every=10,
+                         checkpoint_every=RECIPE.checkpoint_every, run_dir=str(run_dir) if run_dir else None)
+    t0 = time.time()
+    result = train(model, judge_loss, batch_fn, config)
+    train_seconds = time.time() - t0
+    table = accuracy_table(model, per_composition=pick(20, 1))
+    model.config = replace(model.config, feature_scale=round(feature_rms(model, pick(2000, 200)), 4))
+    _, losses = result.losses()
+    record = {
+        "command": command_line(), "seed": seed, "steps": steps, "batch_size": RECIPE.batch_size,
+        "recipe": asdict(RECIPE), "wall_time_s_this_session": round(train_seconds, 1),
+        "resumed_from_step": result.resumed_from,
+        "seconds_per_step": round(result.seconds / max(1, steps - result.resumed_from), 3),
+        "threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(), "device": str(pick_device()),
+        "date": time.strftime("%Y-%m-%d"), "parameters": sum(p.numel() for p in model.parameters()),
+        "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4) if losses else None,
+        "accuracy": table,
+    }
+    config_json = {"kind": KIND, **asdict(model.config), "subjects": list(storybook.SUBJECTS),
+                   "actions": list(storybook.ACTIONS), "places": list(storybook.PLACES)}
+    save_model(out_dir, model, config_json, record)
+    return record
+
+
+def load(folder: str | Path = KIND, *, device: str | torch.device | None = None) -> Judge:
+    """The shipped judge from ``data/<folder>`` (sha256-checked), in eval mode on ``device``."""
+    state, config = load_weights(folder, kind=KIND)
+    vocab = (list(storybook.SUBJECTS), list(storybook.ACTIONS), list(storybook.PLACES))
+    if (config.get("subjects"), config.get("actions"), config.get("places")) != vocab:
+        raise CheckpointError(f"The judge in {data_path(folder)} was trained on another storybook vocabulary. "
+                              f"Rebuild it with `python -m course_utils.train {KIND}`.")
+    model = Judge(JudgeConfig.from_dict(config))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"The weights in {data_path(folder)} do not fit its config.json. "
+                              f"Rebuild with `python -m course_utils.train {KIND}`.\n{err}") from None
+    return model.to(device or pick_device()).eval()

@@ -1,0 +1,176 @@
+"""How the course measures its generators, with the judge (``course_utils.judge``) as the only eye.
+
+- ``adherence(images, captions)``: the share of images whose subject / action / place the judge reads
+  as the caption's, per attribute and for all three at once ("all").
+- ``judge_fid(real, fake)``: the Fréchet distance between Gaussians fitted to the judge's penultimate
+  features of two image sets (FID with the judge in place of Inception). Lower is closer.
+- ``judge_kid(real, fake)``: the unbiased squared MMD with the cubic polynomial kernel on the same
+  features (KID). Unlike FID it has no bias from the sample size, so small sets compare fairly.
+- ``coverage(images)``: the share of the 120 compositions the judge reads at least once.
+
+Images are float tensors [N, 3, H, W] in [-1, 1] with H = W = 32 or 64. Real renders give a floor,
+not zero: two independent sets of 1000 renders differ a little (``benchmarks/metrics_floor.py``).
+"""
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import scipy.linalg
+import torch
+
+from . import storybook
+from .env import pick_device
+from .judge import ATTRIBUTES, KIND, Judge, load
+
+__all__ = ["load_judge", "check_images", "judge_features", "judge_labels", "adherence", "frechet_distance",
+           "judge_fid", "polynomial_mmd2", "judge_kid", "coverage"]
+
+
+@lru_cache(maxsize=4)
+def _cached_judge(folder: str, device: str) -> Judge:
+    return load(folder, device=device)
+
+
+def load_judge(folder: str | Path = KIND) -> Judge:
+    """The shipped judge (``data/judge``), sha256-checked on first use, then cached; in eval mode."""
+    return _cached_judge(str(folder), str(pick_device()))
+
+
+def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
+    """Raise a clear error unless ``images`` is a float tensor [N, 3, H, W], H = W in (32, 64), in [-1, 1]."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor [N, 3, H, W], got {type(images).__name__}.")
+    if images.dim() == 3:
+        raise ValueError(f"{name} has shape {tuple(images.shape)}: one image. Add a batch axis with {name}[None].")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name} must have shape [N, 3, H, W], got {tuple(images.shape)}. "
+                         "Channels-last images [N, H, W, 3] need .permute(0, 3, 1, 2).")
+    if images.shape[-1] != images.shape[-2] or images.shape[-1] not in (32, 64):
+        raise ValueError(f"{name} must be 32×32 or 64×64, got {tuple(images.shape[-2:])}. Resize with "
+                         "torch.nn.functional.interpolate(x, size=32, mode='area').")
+    if images.shape[0] == 0:
+        raise ValueError(f"{name} is empty; pass at least one image.")
+    if not images.dtype.is_floating_point:
+        raise TypeError(f"{name} has dtype {images.dtype}; convert 0–255 images with x.float() / 127.5 - 1.")
+    lo, hi = float(images.min()), float(images.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"{name} contains NaN or infinite values; check the sampler that made them.")
+    if hi > 1.05 or lo < -1.05:
+        fix = ("they look like 0–255 pixels: use x / 127.5 - 1" if hi > 2 and lo >= 0
+               else "clamp them with x.clamp(-1, 1) (samplers can overshoot a little)")
+        raise ValueError(f"{name} must lie in [-1, 1], found values in [{lo:.3g}, {hi:.3g}]; {fix}.")
+    return images
+
+
+@torch.no_grad()
+def _judge_map(images: torch.Tensor, fn: str, batch_size: int) -> torch.Tensor:
+    judge = load_judge()
+    device = next(judge.parameters()).device
+    out = [getattr(judge, fn)(images[i:i + batch_size].to(device, torch.float32)).cpu()
+           for i in range(0, images.shape[0], batch_size)]
+    return torch.cat(out)
+
+
+def judge_features(images: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """The judge's penultimate features of ``images``: float64 array [N, D] (D = 128)."""
+    check_images(images)
+    return _judge_map(images, "features", batch_size).double().numpy()
+
+
+def judge_labels(images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """What the judge reads in each image: labels [N, 3] (indices into SUBJECTS, ACTIONS, PLACES)."""
+    check_images(images)
+    return _judge_map(images, "predict", batch_size)
+
+
+def _caption_labels(captions: Sequence, n: int) -> torch.Tensor:
+    if isinstance(captions, torch.Tensor):
+        labels = captions.long()
+    else:
+        if isinstance(captions, str):
+            raise TypeError("captions must be a list with one caption per image, not one string; "
+                            "use [text] * len(images) for a single prompt.")
+        labels = torch.tensor([storybook.labels_of(*(storybook.parse_caption(c) if isinstance(c, str) else c))
+                               for c in captions], dtype=torch.long).reshape(-1, 3)
+    if labels.shape != (n, 3):
+        raise ValueError(f"got {n} images but captions/labels of shape {tuple(labels.shape)}; give one caption "
+                         "(or one row of 3 labels) per image.")
+    return labels
+
+
+def adherence(images: torch.Tensor, captions: Sequence[str] | Sequence[tuple] | torch.Tensor) -> dict[str, float]:
+    """Share of images the judge reads as their caption: {"subject", "action", "place", "all"} in [0, 1].
+
+    ``captions``: one per image, as text ("squirrel fishing by a river"), (subject, action, place)
+    tuples, or a labels tensor [N, 3].
+    """
+    check_images(images)
+    wanted = _caption_labels(captions, images.shape[0])
+    right = judge_labels(images) == wanted
+    # adherence_k = (1/N) Σ_i 1[judge_k(x_i) = c_ik];   all = (1/N) Σ_i Π_k 1[…]
+    scores = {a: float(right[:, k].float().mean()) for k, a in enumerate(ATTRIBUTES)}
+    scores["all"] = float(right.all(dim=1).float().mean())
+    return scores
+
+
+def _gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), with ``scipy.linalg.sqrtm``."""
+    with warnings.catch_warnings():               # fewer images than features: Σ is singular, and that is fine
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+        if not np.isfinite(covmean).all():        # near-singular product: nudge both diagonals (as pytorch-fid)
+            offset = np.eye(sigma1.shape[0]) * 1e-6
+            covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    covmean = covmean.real                         # sqrtm may leave tiny imaginary parts from round-off
+    # d² = ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁ Σ₂)^½)
+    d2 = float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return max(d2, 0.0)
+
+
+def judge_fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """FID on judge features: Fréchet distance of Gaussians fitted to the two sets (``scipy.linalg.sqrtm``).
+
+    Needs at least 2 images per set; it is biased upwards for small sets, so compare numbers made with
+    the same N (the real-vs-real floor at that N is the best a generator can score).
+    """
+    for name, x in (("real", real), ("fake", fake)):
+        check_images(x, name)
+        if x.shape[0] < 2:
+            raise ValueError(f"judge_fid needs at least 2 {name} images to fit a covariance; got {x.shape[0]}.")
+    return frechet_distance(*_gaussian(judge_features(real)), *_gaussian(judge_features(fake)))
+
+
+def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased squared MMD between feature sets x [n, d] and y [m, d] with k(a, b) = (a·b / d + 1)³."""
+    d = x.shape[1]
+    k_xx, k_yy, k_xy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
+    n, m = x.shape[0], y.shape[0]
+    # MMD²ᵤ = Σ_{i≠j} k(xᵢ,xⱼ)/(n(n−1)) + Σ_{i≠j} k(yᵢ,yⱼ)/(m(m−1)) − 2 Σ_{i,j} k(xᵢ,yⱼ)/(nm)
+    return float((k_xx.sum() - np.trace(k_xx)) / (n * (n - 1)) + (k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+                 - 2 * k_xy.mean())
+
+
+def judge_kid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """KID on judge features: the unbiased polynomial-kernel MMD² over the full sets (can dip below 0)."""
+    for name, x in (("real", real), ("fake", fake)):
+        check_images(x, name)
+        if x.shape[0] < 2:
+            raise ValueError(f"judge_kid needs at least 2 {name} images; got {x.shape[0]}.")
+    return polynomial_mmd2(judge_features(real), judge_features(fake))
+
+
+def coverage(images: torch.Tensor, min_count: int = 1) -> float:
+    """Share of the 120 compositions that the judge reads in at least ``min_count`` of the images."""
+    if not (isinstance(min_count, int) and min_count >= 1):
+        raise ValueError(f"min_count must be an int ≥ 1, got {min_count!r}.")
+    labels = judge_labels(images)
+    _, counts = torch.unique(labels, dim=0, return_counts=True)
+    return int((counts >= min_count).sum()) / len(storybook.ALL_COMPOSITIONS)

@@ -1,0 +1,132 @@
+"""Metrics with the shipped judge: adherence, judge-FID, judge-KID, coverage, and input checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import metrics
+from course_utils import storybook as sb
+from course_utils.seeding import make_generator
+
+PER_COMPOSITION = 4          # 480 renders per set
+
+
+def _renders(seed: int, size: int = 32) -> tuple[torch.Tensor, list[tuple[str, str, str]]]:
+    triples = [t for t in sb.ALL_COMPOSITIONS for _ in range(PER_COMPOSITION)]
+    seeds = torch.randint(0, 2**62, (len(triples),), generator=make_generator(seed)).tolist()
+    return sb.render_batch(triples, seeds, size), triples
+
+
+@pytest.fixture(scope="module")
+def real_a():
+    return _renders(101)
+
+
+@pytest.fixture(scope="module")
+def real_b():
+    return _renders(202)[0]
+
+
+@pytest.fixture(scope="module")
+def noise():
+    return torch.rand(480, 3, 32, 32, generator=make_generator(7)) * 2 - 1
+
+
+def test_load_judge_is_cached():
+    assert metrics.load_judge() is metrics.load_judge()
+    assert not metrics.load_judge().training
+
+
+def test_adherence_of_renders_with_their_own_captions(real_a):
+    images, triples = real_a
+    scores = metrics.adherence(images, [sb.caption(*t) for t in triples])
+    assert set(scores) == {"subject", "action", "place", "all"}
+    assert min(scores.values()) >= 0.98
+    same = metrics.adherence(images, torch.tensor([sb.labels_of(*t) for t in triples]))
+    assert same == metrics.adherence(images, triples) == scores
+
+
+def test_adherence_with_shuffled_captions_is_near_chance(real_a):
+    images, triples = real_a
+    order = torch.randperm(len(triples), generator=make_generator(3)).tolist()
+    scores = metrics.adherence(images, [sb.caption(*triples[i]) for i in order])
+    assert scores["all"] < 0.05 and scores["subject"] < 0.35 and scores["place"] < 0.4
+
+
+def test_adherence_bad_captions(real_a):
+    images, triples = real_a
+    with pytest.raises(ValueError, match="one caption"):
+        metrics.adherence(images, [sb.caption(*triples[0])])
+    with pytest.raises(TypeError, match="not one string"):
+        metrics.adherence(images, "squirrel fishing by a river")
+    with pytest.raises(ValueError, match="Unknown subject 'cat'"):
+        metrics.adherence(images[:1], ["cat fishing by a river"])
+
+
+def test_frechet_distance_matches_the_diagonal_formula():
+    mu1, mu2 = np.array([0.0, 1.0]), np.array([2.0, 1.0])
+    s1, s2 = np.diag([1.0, 4.0]), np.diag([9.0, 4.0])
+    # diagonal covariances: d² = ‖μ₁ − μ₂‖² + Σ (σ₁ − σ₂)²
+    assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(4.0 + (1 - 3) ** 2 + 0.0)
+    assert metrics.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_judge_fid_floor_and_noise(real_a, real_b, noise):
+    floor = metrics.judge_fid(real_a[0], real_b)
+    far = metrics.judge_fid(real_a[0], noise)
+    assert metrics.judge_fid(real_a[0], real_a[0]) == pytest.approx(0.0, abs=1e-3 * max(floor, 1e-3))
+    assert far >= 10 * floor and floor > 0
+    # one composition only (no diversity) is far from the full distribution too
+    one = sb.render_batch([("fox", "reading", "in a forest")] * 480, range(480), 32)
+    assert metrics.judge_fid(real_a[0], one) >= 5 * floor
+
+
+def test_judge_fid_accepts_64_px(real_a):
+    images64 = _renders(101, size=64)[0][:60]
+    assert metrics.judge_fid(real_a[0][:60], images64) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_polynomial_mmd2_is_unbiased_and_separates():
+    g = np.random.default_rng(0)
+    x, y, z = g.normal(size=(400, 8)), g.normal(size=(400, 8)), g.normal(1.0, 1.0, size=(400, 8))
+    same, shifted = metrics.polynomial_mmd2(x, y), metrics.polynomial_mmd2(x, z)
+    assert abs(same) < 0.1 * shifted and shifted > 0
+
+
+def test_judge_kid_floor_and_noise(real_a, real_b, noise):
+    floor = metrics.judge_kid(real_a[0], real_b)
+    far = metrics.judge_kid(real_a[0], noise)
+    assert far > 0 and abs(floor) < 0.01 * far
+
+
+def test_coverage(real_a):
+    assert metrics.coverage(real_a[0]) >= 0.97
+    one = sb.render_batch([("bear", "fishing", "on a beach")] * 20, range(20), 32)
+    assert metrics.coverage(one) == pytest.approx(1 / 120)
+    assert metrics.coverage(real_a[0], min_count=PER_COMPOSITION + 10) == 0.0
+    with pytest.raises(ValueError, match="min_count"):
+        metrics.coverage(one, min_count=0)
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((2, 3, 32, 32)), "must be a torch.Tensor"),
+    (torch.zeros(3, 32, 32), "Add a batch axis"),
+    (torch.zeros(2, 32, 32, 3), "permute"),
+    (torch.zeros(2, 3, 48, 48), "32×32 or 64×64"),
+    (torch.zeros(0, 3, 32, 32), "empty"),
+    (torch.zeros(2, 3, 32, 32, dtype=torch.uint8), "127.5"),
+    (torch.full((2, 3, 32, 32), 200.0), "0–255 pixels"),
+    (torch.full((2, 3, 32, 32), -1.3), "clamp"),
+    (torch.full((2, 3, 32, 32), float("nan")), "NaN"),
+])
+def test_bad_images_get_a_clear_error(images, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        metrics.adherence(images, [("fox", "fishing", "by a river")] * 2)
+
+
+def test_fid_and_kid_need_two_images(real_a):
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.judge_fid(real_a[0][:1], real_a[0])
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.judge_kid(real_a[0], real_a[0][:1])
