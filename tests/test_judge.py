@@ -111,4 +111,4 @@ def test_shipped_judge_reads_fresh_renders():
         assert right[:, k].float().mean() >= 0.95, name
     held = torch.tensor([t in sb.HELD_OUT for t in triples])
     assert right[held].all(dim=1).float().mean() >= 0.9
-    assert 0.7 < float(judge.features(x).pow(2).mean().sqrt()) < 1.3      # features are scaled to RMS ≈ 1
+    assert 0.7 < float(judge.features(x).detach().pow(2).mean().sqrt()) < 1.3      # features are scaled to RMS ≈ 1
