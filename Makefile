@@ -55,7 +55,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --ServerApp.open_browser=False --notebook-dir=notebooks
 
 models: $(STAMP)
-	$(PY) -m course_utils.train all
+	$(PY) -m course_utils.train all --fresh
 
 clean:
 	rm -rf build runs

@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from .checkpoints import DATA_DIR
+from .distributed import is_main_process
 
 __all__ = ["RECIPES", "build", "main"]
 
@@ -34,7 +36,7 @@ RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 
 
 def build(name: str, *, out_dir: Path | None = None, run_dir: Path | None = None,
-          steps: int | None = None, seed: int | None = None) -> dict:
+          steps: int | None = None, seed: int | None = None, fresh: bool = False) -> dict:
     """Run recipe ``name``; returns its record (also written to ``out_dir/record.json``)."""
     if name not in RECIPES:
         raise SystemExit(f"unknown recipe {name!r}; known recipes: {', '.join(RECIPES)} (or 'all').")
@@ -42,6 +44,11 @@ def build(name: str, *, out_dir: Path | None = None, run_dir: Path | None = None
     recipe = getattr(importlib.import_module(module_name), func_name)
     out_dir = Path(out_dir) if out_dir else DATA_DIR / name
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / name
+    if fresh and run_dir.exists() and is_main_process():
+        shutil.rmtree(run_dir)                      # start from step 0, not from an old run's checkpoint
+    elif any(run_dir.glob("**/checkpoint.safetensors")):
+        print(f"{name}: resuming from the checkpoints in {run_dir} (a finished run trains no further; "
+              f"pass --fresh to start again from step 0)")
     kwargs = {"run_dir": run_dir, "steps": steps}
     if seed is not None:
         kwargs["seed"] = seed
@@ -65,13 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="override the seed")
     parser.add_argument("--out", type=Path, help="output folder (default data/<recipe>)")
     parser.add_argument("--run-dir", type=Path, help="checkpoint folder (default runs/<recipe>)")
+    parser.add_argument("--fresh", action="store_true", help="delete the run's old checkpoints and train from step 0")
     args = parser.parse_args(argv)
     if args.list or not args.recipe:
         print("\n".join(RECIPES))
         return 0
     names = list(RECIPES) if args.recipe == "all" else [args.recipe]
     for name in names:
-        build(name, out_dir=args.out, run_dir=args.run_dir, steps=args.steps, seed=args.seed)
+        build(name, out_dir=args.out, run_dir=args.run_dir, steps=args.steps, seed=args.seed, fresh=args.fresh)
     return 0
 
 
