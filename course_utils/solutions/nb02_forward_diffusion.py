@@ -21,7 +21,7 @@ def _q_sample():
 def _alpha_bar_cosine() -> float:
     betas = make_schedule("squaredcos_cap_v2").betas
     # ᾱ_t = ∏_{s ≤ t} (1 − β_s)
-    return float(torch.cumprod(1 - betas, dim=0)[500])
+    return float(torch.cumprod(1 - betas, dim=0)[600])
 
 
 def _half_signal() -> int:
