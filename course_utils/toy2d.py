@@ -183,7 +183,7 @@ def toy_trajectory(model: nn.Module, scheduler, n: int, *, generator: torch.Gene
 
 
 @torch.no_grad()
-def score_field(model: nn.Module, alphas_cumprod: torch.Tensor, t: int, *, size: int = 21,
+def score_field(model: nn.Module, alphas_cumprod: torch.Tensor, t: int, *, size: int = 17,
                 lim: float = 1.3) -> tuple[torch.Tensor, torch.Tensor]:
     """The learned score on a ``size × size`` grid over [−lim, lim]²: (points ``[size², 2]``, score ``[size², 2]``)."""
     if not 0 <= t < len(alphas_cumprod):
@@ -240,14 +240,16 @@ def plot_points(points: torch.Tensor, *, ax: plt.Axes | None = None, title: str 
 
 
 def plot_trajectories(traj: Trajectory, *, ax: plt.Axes | None = None, n: int = 30, title: str | None = None,
-                      color: str = PALETTE[1], lim: float = 2.5) -> plt.Figure:
-    """The paths of the first ``n`` points from noise (grey dot) to their end (coloured dot)."""
+                      color: str = PALETTE[0], data: torch.Tensor | None = None, lim: float = 2.5) -> plt.Figure:
+    """The paths of the first ``n`` points from noise (grey dot) to their end (red dot), over ``data`` if given."""
     ax = _axes(ax, lim)
+    if data is not None:
+        plot_points(data, ax=ax, color=PALETTE[1], size=2, lim=lim)
     xs = traj.xs[:, :n].numpy()
     for k in range(xs.shape[1]):
-        ax.plot(xs[:, k, 0], xs[:, k, 1], color=color, lw=0.7, alpha=0.7)
-    ax.scatter(xs[0, :, 0], xs[0, :, 1], s=8, color="grey", zorder=3)
-    ax.scatter(xs[-1, :, 0], xs[-1, :, 1], s=10, color=PALETTE[3], zorder=3)
+        ax.plot(xs[:, k, 0], xs[:, k, 1], color=color, lw=0.6, alpha=0.6)
+    ax.scatter(xs[0, :, 0], xs[0, :, 1], s=10, color="grey", zorder=3)
+    ax.scatter(xs[-1, :, 0], xs[-1, :, 1], s=12, color=PALETTE[3], zorder=3)
     if title:
         ax.set_title(title)
     return ax.figure
@@ -255,14 +257,14 @@ def plot_trajectories(traj: Trajectory, *, ax: plt.Axes | None = None, n: int = 
 
 def plot_score_field(grid: torch.Tensor, score: torch.Tensor, *, ax: plt.Axes | None = None,
                      data: torch.Tensor | None = None, title: str | None = None, lim: float = 1.3) -> plt.Figure:
-    """Arrows of the score (all the same length: the direction is what matters; colour = strength)."""
+    """Arrows of the score over ``data`` (all arrows the same length: their direction is what matters)."""
     ax = _axes(ax, lim)
     if data is not None:
-        plot_points(data, ax=ax, color="lightgrey", size=2, lim=lim)
-    norm = score.norm(dim=1, keepdim=True).clamp(min=1e-8)
-    unit = (score / norm).numpy()
-    ax.quiver(grid[:, 0], grid[:, 1], unit[:, 0], unit[:, 1], norm.log().squeeze(1).numpy(), cmap="viridis",
-              angles="xy", scale_units="xy", scale=1 / 0.09, width=0.006)
+        plot_points(data, ax=ax, color=PALETTE[1], size=3, lim=lim)
+    unit = (score / score.norm(dim=1, keepdim=True).clamp(min=1e-8)).numpy()
+    step = 2 * lim / (int(len(grid) ** 0.5) - 1)            # grid spacing: each arrow is 70% of it
+    ax.quiver(grid[:, 0], grid[:, 1], unit[:, 0], unit[:, 1], color=PALETTE[0], angles="xy", scale_units="xy",
+              scale=1 / (0.7 * step), width=0.005)
     if title:
         ax.set_title(title)
     return ax.figure
