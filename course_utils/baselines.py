@@ -24,7 +24,7 @@ from .checkpoints import data_path
 from .seeding import make_generator
 
 __all__ = ["render_pool", "pool_batches", "Contender", "count_calls", "training_minutes", "real_contender", "vae_contender", "gan_contender",
-           "diffusion_contender", "shipped_contenders", "compare", "format_table", "mean_pairwise_distance",
+           "diffusion_contender", "shipped_contenders", "compare", "format_table", "mean_pairwise_distance", "sharpness",
            "COLUMNS", "load_results"]
 
 SampleFn = Callable[[int, torch.Generator], torch.Tensor]
@@ -102,19 +102,15 @@ def gan_contender(model, folder: str | Path | None = "gan") -> Contender:
     return Contender("GAN", model.sample, _parameters(model), 1, training_minutes(folder) if folder else None)
 
 
-def diffusion_contender(model, scheduler: str = "ddim", steps: int = 25, folder: str | Path | None = "pixel-unet",
+def diffusion_contender(model, sampler: str = "DDIM-25", folder: str | Path | None = "pixel-unet",
                         n: int | None = None) -> Contender:
-    """The pixel denoiser sampled unconditionally with diffusers' DDIM or DDPM scheduler in ``steps`` steps."""
-    from diffusers import DDIMScheduler, DDPMScheduler
-    from .denoiser import generate, scheduler_config
-    classes = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler}
-    if scheduler not in classes:
-        raise ValueError(f"scheduler must be one of {tuple(classes)}, got {scheduler!r}.")
-    sched = classes[scheduler](**scheduler_config(model))
+    """The pixel denoiser sampled unconditionally with one of ``denoiser.SAMPLERS`` (diffusers' schedulers)."""
+    from .denoiser import generate, make_sampler
+    scheduler, steps = make_sampler(sampler, model)
 
     def sample(count: int, g: torch.Generator) -> torch.Tensor:
-        return generate(model, sched, n=count, generator=g, num_inference_steps=steps)
-    return Contender(f"diffusion {scheduler.upper()}-{steps}", sample, _parameters(model), steps,
+        return generate(model, scheduler, n=count, generator=g, num_inference_steps=steps)
+    return Contender(f"diffusion {sampler}", sample, _parameters(model), steps,
                      training_minutes(folder) if folder else None, n)
 
 
@@ -125,7 +121,7 @@ def shipped_contenders(*, ddpm_n: int | None = None, device: str | torch.device 
     from .vae import load_vae
     unet = load_denoiser(device=device)
     return [real_contender(), vae_contender(load_vae(device=device)), gan_contender(load_gan(device=device)),
-            diffusion_contender(unet, "ddim", 25), diffusion_contender(unet, "ddpm", 1000, n=ddpm_n)]
+            diffusion_contender(unet, "DDIM-25"), diffusion_contender(unet, "DDPM-1000", n=ddpm_n)]
 
 
 def mean_pairwise_distance(images: torch.Tensor) -> float:
@@ -136,6 +132,16 @@ def mean_pairwise_distance(images: torch.Tensor) -> float:
     d = torch.cdist(flat, flat)
     n = flat.shape[0]
     return float(d.sum() / (n * (n - 1)))
+
+
+def sharpness(images: torch.Tensor) -> float:
+    """Mean |Laplacian| per pixel of images [N, C, H, W] in [-1, 1]: edges score high, blur scores low."""
+    if images.dim() != 4:
+        raise ValueError(f"images must have shape [N, C, H, W], got {tuple(images.shape)}.")
+    x = images.float().cpu()
+    # ∇²x ≈ x[i−1, j] + x[i+1, j] + x[i, j−1] + x[i, j+1] − 4 x[i, j]   (inner pixels)
+    lap = x[..., :-2, 1:-1] + x[..., 2:, 1:-1] + x[..., 1:-1, :-2] + x[..., 1:-1, 2:] - 4 * x[..., 1:-1, 1:-1]
+    return float(lap.abs().mean())
 
 
 def _draw(contender: Contender, n: int, seed: int, batch_size: int) -> tuple[torch.Tensor, float]:

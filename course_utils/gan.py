@@ -33,9 +33,9 @@ KIND = "gan"
 
 @dataclass
 class GANConfig:
-    """Shape of both networks (config.json). Wider than the VAE so G + D ≈ the denoiser's 1.1M parameters."""
+    """Shape of both networks (config.json): G is the VAE's decoder, D the VAE's encoder with one output."""
     image_size: int = 32
-    channels: tuple[int, ...] = (40, 80, 160)
+    channels: tuple[int, ...] = (32, 64, 128)
     latent_dim: int = 64
     kind: str = KIND
 

@@ -194,7 +194,7 @@ def load_vae(folder: str | Path = KIND, *, device: str | torch.device | None = N
 @dataclass
 class Recipe:
     """How the shipped VAE is trained."""
-    steps: int = 2400
+    steps: int = 1200
     batch_size: int = 64
     pool_size: int = 16384          # training-split renders drawn once, then sampled from
     lr: float = 2e-3

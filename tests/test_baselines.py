@@ -200,16 +200,27 @@ def test_mean_pairwise_distance():
         baselines.mean_pairwise_distance(same[:1])
 
 
+def test_sharpness_is_high_for_edges_and_zero_for_flat_images():
+    flat = torch.zeros(2, 3, 8, 8)
+    assert baselines.sharpness(flat) == 0
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None]) % 2 * 2.0 - 1     # ±1 checkerboard
+    assert baselines.sharpness(checker.expand(1, 3, 8, 8)) == pytest.approx(8.0)
+    blurred = F.avg_pool2d(images(2), 3, 1, 1)
+    assert baselines.sharpness(blurred) < baselines.sharpness(images(2))
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        baselines.sharpness(flat[0])
+
+
 def test_diffusion_contender_makes_one_network_call_per_step():
     from course_utils.denoiser import DenoiserConfig, build_model
     unet = build_model(DenoiserConfig(block_out_channels=(8, 8, 8), norm_num_groups=4), seed=0).eval()
-    c = baselines.diffusion_contender(unet, "ddim", 3, folder=None)
+    c = baselines.diffusion_contender(unet, "DDIM-25", folder=None)
     with baselines.count_calls(unet) as calls:
         out = c.sample(2, make_generator(0))
-    assert out.shape == (2, 3, 32, 32) and calls[0] == 3 == c.network_calls
-    assert c.name == "diffusion DDIM-3"
-    with pytest.raises(ValueError, match="scheduler must be"):
-        baselines.diffusion_contender(unet, "euler", 3, folder=None)
+    assert out.shape == (2, 3, 32, 32) and calls[0] == 25 == c.network_calls
+    assert c.name == "diffusion DDIM-25" and c.parameters == sum(p.numel() for p in unet.parameters())
+    with pytest.raises(ValueError, match="Unknown sampler"):
+        baselines.diffusion_contender(unet, "DDIM-7", folder=None)
 
 
 def test_compare_measures_every_row_and_skips_metrics_on_small_sets(monkeypatch):
