@@ -23,7 +23,7 @@ from .distributed import is_main_process
 
 __all__ = [
     "DATA_DIR", "MANIFEST", "CheckpointError", "data_path", "sha256_of", "write_manifest",
-    "verify_manifest", "save_model", "read_config", "load_weights",
+    "verify_manifest", "save_model", "read_config", "load_weights", "load_model",
 ]
 
 #: The repository's data/ folder (shipped checkpoints live here).
@@ -117,3 +117,20 @@ def load_weights(folder: str | Path, kind: str | None = None, device: str | torc
     folder = data_path(folder)
     config = read_config(folder, kind)
     return load_file(folder / "model.safetensors", device=str(device)), config
+
+
+def load_model(folder: str | Path, kind: str, build, device: str | torch.device | None = None) -> torch.nn.Module:
+    """Checked load of a shipped model: ``build(config) -> nn.Module``, then its weights, in eval mode.
+
+    Weights that do not fit the module built from ``config.json`` (another size or architecture)
+    raise a ``CheckpointError`` that says how to rebuild, instead of torch's long key listing.
+    """
+    from .env import pick_device
+    state, config = load_weights(folder, kind=kind)
+    model = build(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"The weights in {data_path(folder)} do not fit its config.json (another model "
+                              f"size?). Rebuild with `python -m course_utils.train {kind}`.\n{err}") from None
+    return model.to(device or pick_device()).eval()

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from diffusers import UNet2DModel
 from torch import nn
 
-from .checkpoints import CheckpointError, data_path, load_weights, save_model
+from .checkpoints import CheckpointError, data_path, load_model, save_model
 from .env import pick_device
 from .forward import q_sample
 from .schedules import make_schedule
@@ -145,14 +145,7 @@ def denoising_loss(model: StorybookDenoiser, batch: tuple[torch.Tensor, torch.Te
 
 def load_denoiser(folder: str | Path = KIND, *, device: str | torch.device | None = None) -> StorybookDenoiser:
     """The shipped denoiser (EMA weights) from ``data/<folder>``, checked against its sha256 manifest."""
-    state, config = load_weights(folder, kind=KIND)
-    model = StorybookDenoiser(DenoiserConfig.from_dict(config))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(f"The weights in {data_path(folder)} do not fit its config.json (another model "
-                              f"size?). Rebuild with `python -m course_utils.train {KIND}`.\n{err}") from None
-    return model.to(device or pick_device()).eval()
+    return load_model(folder, KIND, lambda cfg: StorybookDenoiser(DenoiserConfig.from_dict(cfg)), device)
 
 
 def make_denoise(model: StorybookDenoiser, labels: torch.Tensor | None = None) -> Callable:

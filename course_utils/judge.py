@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError, data_path, load_weights, save_model
+from .checkpoints import CheckpointError, data_path, load_model, read_config, save_model
 from .env import pick, pick_device
 from .seeding import make_generator
 from . import storybook
@@ -201,15 +201,9 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
 
 def load(folder: str | Path = KIND, *, device: str | torch.device | None = None) -> Judge:
     """The shipped judge from ``data/<folder>`` (sha256-checked), in eval mode on ``device``."""
-    state, config = load_weights(folder, kind=KIND)
+    config = read_config(folder, kind=KIND)
     vocab = (list(storybook.SUBJECTS), list(storybook.ACTIONS), list(storybook.PLACES))
     if (config.get("subjects"), config.get("actions"), config.get("places")) != vocab:
         raise CheckpointError(f"The judge in {data_path(folder)} was trained on another storybook vocabulary. "
                               f"Rebuild it with `python -m course_utils.train {KIND}`.")
-    model = Judge(JudgeConfig.from_dict(config))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(f"The weights in {data_path(folder)} do not fit its config.json. "
-                              f"Rebuild with `python -m course_utils.train {KIND}`.\n{err}") from None
-    return model.to(device or pick_device()).eval()
+    return load_model(folder, KIND, lambda cfg: Judge(JudgeConfig.from_dict(cfg)), device)
