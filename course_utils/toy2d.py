@@ -28,8 +28,8 @@ from .schedulers import DDIMScheduler, DDPMScheduler
 from .seeding import make_generator
 from .training import TrainConfig, TrainResult, train
 
-__all__ = ["single_thread", "SPIRAL_NOISE", "spiral_curve", "make_spiral", "timestep_embedding", "ToyDenoiser", "diffusion_loss",
-           "ToyRun", "train_toy", "denoiser", "sample_points", "toy_trajectory", "score_field",
+__all__ = ["single_thread", "SPIRAL_NOISE", "spiral_curve", "make_spiral", "timestep_embedding", "ToyDenoiser",
+           "diffusion_loss", "ToyRun", "train_toy", "denoiser", "sample_points", "toy_trajectory", "score_field",
            "distance_to_spiral", "in_support_share", "energy_distance", "sample_quality",
            "plot_points", "plot_trajectories", "plot_score_field"]
 
