@@ -156,3 +156,25 @@ def test_main_prints_a_summary(two_books, tmp_path, capsys):
     assert bs.main(["--src", str(src), "--out", str(tmp_path / "site"), "--times", str(times)]) == 0
     out = capsys.readouterr().out
     assert "2 pages + index" in out and "05_later.ipynb" in out
+
+
+def _bar_state(left="training: 100%", right="20/20 [00:01&lt;00:00]", names=("HTMLModel", "FloatProgressModel", "HTMLModel")):
+    kids = {f"k{i}": {"model_name": n, "state": {"value": v}} for i, (n, v) in enumerate(zip(names, (left, 20, right)))}
+    kids["k1"]["state"]["max"] = 20
+    return {"bar": {"model_name": "HBoxModel", "state": {"children": [f"IPY_MODEL_k{i}" for i in range(3)]}}, **kids}
+
+
+def test_progress_bar_drawn_in_its_final_state():
+    html_bar = bs.progress_bar_html("bar", _bar_state())
+    assert '<progress value="20" max="20">' in html_bar and "training: 100%" in html_bar
+    assert "[00:01&lt;00:00]" in html_bar and "&amp;lt;" not in html_bar       # escaped once
+    assert bs.progress_bar_html("bar", _bar_state(names=("HTMLModel", "IntSliderModel", "HTMLModel"))) is None
+    assert bs.progress_bar_html("missing", _bar_state()) is None
+
+
+def test_prepare_turns_a_tqdm_widget_into_a_bar():
+    nb = tiny("04", "Train", widget=True)
+    nb.cells[-1].outputs[1]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] = "bar"
+    nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"] = _bar_state()
+    out = bs.prepare(nb).cells[-1].outputs[1]["data"]["text/html"]
+    assert "course-progress" in out and "course-widget-note" not in out

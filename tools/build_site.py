@@ -9,8 +9,9 @@ has the notebook's figures embedded as data: URIs, links to the other notebooks 
 ``NN_name.ipynb`` to ``NN_name.html`` (a link to a notebook that is not in the build becomes plain
 text, and the builder says so), relative links to repository files pointed at the repository on
 GitHub, and a bar with the course map, previous/next, Colab and Binder. Widget outputs need a live
-kernel, so each is replaced by a short note (the static figure beside it carries the page); the
-Colab set-up cell is left out. No page loads a script from the network unless it has maths
+kernel, so each is replaced by a short note (the static figure beside it carries the page), except
+tqdm.auto progress bars, drawn in their final state from the saved widget state; the Colab set-up
+cell is left out. No page loads a script from the network unless it has maths
 (MathJax from its CDN; offline, the TeX source shows).
 
 Why nbconvert's HTMLExporter: it is Jupyter's own renderer, maintained by the Jupyter project and
@@ -39,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from course_utils.colab import SETUP_TAG, binder_url, colab_url, repository_url, source_url  # noqa: E402
 
-__all__ = ["SiteReport", "notebook_title", "load_times", "recorded_seconds", "prepare", "rewrite_links",
+__all__ = ["SiteReport", "notebook_title", "load_times", "recorded_seconds", "progress_bar_html", "prepare",
+           "rewrite_links",
            "build_site", "main"]
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -68,6 +70,8 @@ CSS = """
 .course-nav .course-spacer { flex: 1; }
 .course-widget-note { padding: .5em .8em; border: 1px dashed #E69F00; background: #fff8e8; color: #333;
   font: 13px/1.4 system-ui, sans-serif; }
+.course-progress { display: flex; gap: .6em; align-items: center; font: 13px/1.4 monospace; color: #333; }
+.course-progress progress { width: 16em; accent-color: #0072B2; }
 .course-missing { color: #555; border-bottom: 1px dotted #999; cursor: help; }
 body.course-index { font: 16px/1.5 system-ui, sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em;
   color: #222; }
@@ -127,15 +131,36 @@ def recorded_seconds(nb: nbformat.NotebookNode) -> float | None:
     return round((max(stamps) - min(stamps)).total_seconds(), 1) if len(stamps) >= 2 else None
 
 
+def progress_bar_html(model_id: str, state: dict) -> str | None:
+    """A tqdm.auto bar (an HBox of HTML, FloatProgress, HTML) as static HTML in its final state, or None."""
+    model = state.get(model_id, {})
+    if model.get("model_name") != "HBoxModel":
+        return None
+    kids = [state.get(str(ref).removeprefix("IPY_MODEL_"), {}) for ref in model.get("state", {}).get("children", [])]
+    names = [k.get("model_name") for k in kids]
+    if names != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (k.get("state", {}) for k in kids)
+    value, top = float(bar.get("value", 0)), float(bar.get("max", 1) or 1)
+    def text(k: dict) -> str:         # an HTML widget's value, as text: escaped once, whatever tqdm did
+        return html.escape(html.unescape(str(k.get("value", ""))))
+
+    return (f'<div class="course-progress"><span>{text(left)}</span><progress value="{value:g}" max="{top:g}">'
+            f'</progress><span>{text(right)}</span></div>')
+
+
 def prepare(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy for the web: no Colab set-up cell, widget outputs → a note, no saved widget state."""
+    """A copy for the web: no Colab set-up cell, no saved widget state; a tqdm.auto bar becomes a static
+    bar in its final state, any other widget output a note (its static figure sits next to it)."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     nb.cells = [c for c in nb.cells if SETUP_TAG not in c.get("metadata", {}).get("tags", [])]
-    nb.metadata.pop("widgets", None)
+    widgets = nb.metadata.pop("widgets", {})
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if WIDGET_VIEW in out.get("data", {}):
-                out["data"] = {"text/html": WIDGET_NOTE}
+                bar = progress_bar_html(out["data"][WIDGET_VIEW].get("model_id", ""), state)
+                out["data"] = {"text/html": bar or WIDGET_NOTE}
     return nb
 
 
