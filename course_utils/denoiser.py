@@ -225,9 +225,11 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
 
 
 def evaluate(model: StorybookDenoiser, *, n: int = 1000, per_seen: int = 2, per_held_out: int = 8,
-             sampler: str = "DDIM-50", seed: int = 20_000, batch_size: int = 250) -> dict:
+             sampler: str = "DDIM-25", seed: int = 20_000, batch_size: int = 250, max_seen: int | None = None) -> dict:
     """Judge the model: unconditional judge-FID (and the real-vs-real floor at the same N), coverage,
-    and plain conditional adherence (guidance 1) on seen and held-out compositions. Needs data/judge."""
+    and plain conditional adherence (guidance 1) on seen and held-out compositions. Needs data/judge.
+
+    Seen = the first ``max_seen`` training compositions (all 108 by default), ``per_seen`` images each."""
     from . import metrics, storybook
     scheduler, steps = make_sampler(sampler, model)
 
@@ -243,7 +245,7 @@ def evaluate(model: StorybookDenoiser, *, n: int = 1000, per_seen: int = 2, per_
     real_a, _ = storybook.sample_batch(n, make_generator(seed + 1), model.config.sample_size)
     real_b, _ = storybook.sample_batch(n, make_generator(seed + 2), model.config.sample_size)
     fake = draw(None, n, salt=1)
-    seen = [c for c in storybook.TRAIN_COMPOSITIONS for _ in range(per_seen)]
+    seen = [c for c in storybook.TRAIN_COMPOSITIONS[:max_seen] for _ in range(per_seen)]
     held = [c for c in storybook.HELD_OUT for _ in range(per_held_out)]
     seen_images = draw(torch.tensor([storybook.labels_of(*c) for c in seen]), len(seen), salt=2)
     held_images = draw(torch.tensor([storybook.labels_of(*c) for c in held]), len(held), salt=3)

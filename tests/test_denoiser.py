@@ -9,7 +9,7 @@ import torch
 from course_utils.checkpoints import CheckpointError, save_model
 from course_utils.denoiser import (NULL, DenoiserConfig, build_model, denoising_loss, drop_conditions,
                                    generate, labels_from_captions, load_denoiser, make_denoise,
-                                   make_sampler, scheduler_config, SAMPLERS)
+                                   make_sampler, record_metrics, scheduler_config, SAMPLERS)
 from course_utils.forward import q_sample
 from course_utils.seeding import make_generator
 from course_utils.training import TrainConfig, train
@@ -188,3 +188,22 @@ def test_samplers_presets_share_the_training_schedule():
     assert int(scheduler.timesteps[0]) == TINY.num_train_timesteps - 1   # trailing: starts from pure noise
     with pytest.raises(ValueError, match="Known samplers: DDPM-1000"):
         make_sampler("PLMS-10", model)
+
+
+TINY32 = DenoiserConfig(**{**TINY.__dict__, "sample_size": 32, "vocab_sizes": (6, 4, 5)})
+
+
+def test_evaluate_and_record_metrics_write_judge_numbers(tmp_path):
+    from course_utils.checkpoints import verify_manifest
+    save_model(tmp_path / "pixel-unet", build_model(TINY32), {**TINY32.__dict__}, {"command": "test"})
+    metrics = record_metrics(tmp_path / "pixel-unet", n=4, per_seen=1, per_held_out=1, max_seen=6)
+    verify_manifest(tmp_path / "pixel-unet")                       # record.json changed, manifest refreshed
+    record = json.loads((tmp_path / "pixel-unet" / "record.json").read_text())
+    assert record["command"] == "test" and record["metrics"] == metrics
+    assert metrics["n_seen"] == 6 and metrics["n_held_out"] == 12
+    fid, floor = metrics["judge_fid_unconditional"], metrics["judge_fid_real_vs_real_floor"]
+    assert fid > 0 and floor > 0 and metrics["fid_over_floor"] == round(fid / floor, 2)
+    for key in ("adherence_seen_guidance_1", "adherence_held_out_guidance_1"):
+        assert set(metrics[key]) == {"subject", "action", "place", "all"}
+        assert all(0 <= v <= 1 for v in metrics[key].values())
+    assert 0 <= metrics["coverage_unconditional"] <= 1
