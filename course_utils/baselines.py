@@ -25,9 +25,11 @@ from .seeding import make_generator
 
 __all__ = ["render_pool", "pool_batches", "Contender", "count_calls", "training_minutes", "real_contender", "vae_contender", "gan_contender",
            "diffusion_contender", "shipped_contenders", "compare", "format_table", "mean_pairwise_distance", "sharpness",
-           "COLUMNS", "load_results"]
+           "COLUMNS", "RESULTS_FILE", "load_results", "show_rows"]
 
 SampleFn = Callable[[int, torch.Generator], torch.Tensor]
+#: Where ``benchmarks/compare_generators.py`` writes its table (notebook 08 reads it).
+RESULTS_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "compare_generators.json"
 
 
 def render_pool(n: int, seed: int = 0, split: str = "train") -> torch.Tensor:
@@ -212,7 +214,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def load_results(path: str | Path) -> dict:
+def load_results(path: str | Path = RESULTS_FILE) -> dict:
     """A results file written by ``benchmarks/compare_generators.py`` (rows, command, date, machine)."""
     path = Path(path)
     if not path.is_file():
@@ -221,3 +223,26 @@ def load_results(path: str | Path) -> dict:
     if "rows" not in data:
         raise ValueError(f"{path} holds no 'rows'; it was not written by benchmarks/compare_generators.py.")
     return data
+
+
+def show_rows(rows: dict[str, torch.Tensor], *, size: float = 1.0):
+    """One row of images per entry of ``rows`` (name → images [N, 3, H, W] in [-1, 1]), named on the left."""
+    import matplotlib.pyplot as plt
+    from .plotting import to_numpy_images
+    if not rows:
+        raise ValueError("rows is empty; pass {name: images} with at least one entry.")
+    arrays = {name: to_numpy_images(images) for name, images in rows.items()}
+    ncols = max(len(a) for a in arrays.values())
+    fig, axes = plt.subplots(len(arrays), ncols, figsize=(size * ncols + 1.2, size * len(arrays)), squeeze=False)
+    for r, (name, arr) in enumerate(arrays.items()):
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(arr):
+                ax.imshow(arr[c])
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig

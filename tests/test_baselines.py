@@ -244,3 +244,19 @@ def test_load_results_explains_a_missing_file(tmp_path):
         baselines.load_results(tmp_path / "nope.json")
     (tmp_path / "r.json").write_text(json.dumps({"rows": [], "command": "x"}))
     assert baselines.load_results(tmp_path / "r.json")["command"] == "x"
+
+
+def test_show_rows_draws_one_labelled_row_per_model():
+    fig = baselines.show_rows({"a": images(3), "b": images(2, seed=1)})
+    axes = fig.axes
+    assert len(axes) == 6 and axes[0].get_ylabel() == "a" and axes[3].get_ylabel() == "b"
+    assert len(axes[5].images) == 0 and len(axes[4].images) == 1          # row b has 2 images in 3 columns
+    with pytest.raises(ValueError, match="rows is empty"):
+        baselines.show_rows({})
+
+
+def test_gan_training_is_reproducible_from_its_seed():
+    pool = baselines.render_pool(16, seed=4)
+    runs = [gan.train_gan(3, seed=7, config=TINY_GAN, batch_size=8, g_lr_scale=20.0, progress=False,
+                          data=baselines.pool_batches(pool, 8))[0] for _ in range(2)]
+    assert torch.equal(runs[0].sample(4, make_generator(1)), runs[1].sample(4, make_generator(1)))
