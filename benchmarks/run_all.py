@@ -1,0 +1,126 @@
+"""Run every benchmark and write benchmarks/RESULTS.md (date, machine, each command and its output).
+
+    .venv/bin/python benchmarks/run_all.py            # everything that takes minutes, not hours
+    .venv/bin/python benchmarks/run_all.py --slow     # also the full-mode course and ≥500-sample quality runs
+    .venv/bin/python benchmarks/run_all.py --only training_throughput course_time
+
+Benchmarks are not tests: they measure, print and record; nothing here asserts a speed.
+Each script also leaves benchmarks/results/<name>.json, from which the targets table is read.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _common import RESULTS, machine
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+#: (name, script and arguments, slow?) — run in this order.
+BENCHMARKS: list[tuple[str, list[str], bool]] = [
+    ("render_speed", ["render_speed.py"], False),
+    ("judge_accuracy", ["judge_accuracy.py"], False),
+    ("metrics_floor", ["metrics_floor.py"], False),
+    ("training_throughput", ["training_throughput.py"], False),
+    ("sampler_speed", ["sampler_speed.py"], False),
+    ("text_to_image_speed", ["text_to_image_speed.py"], False),
+    ("course_time_fast", ["course_time.py", "--mode", "fast"], False),
+    ("install", ["install_time.py"], True),
+    ("course_time_full", ["course_time.py", "--mode", "full"], True),
+    ("sampler_quality", ["sampler_quality.py"], True),
+    ("text_to_image_adherence", ["text_to_image_adherence.py"], True),
+    ("compare_generators", ["compare_generators.py"], True),
+]
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _fmt(value, fmt: str) -> str:
+    return "not measured yet" if value is None else format(value, fmt)
+
+
+def targets() -> list[tuple[str, str, str]]:
+    """(target, goal, measured) rows, read from the results files."""
+    rows = []
+    tt = load("training_throughput")
+    if tt:
+        largest = max(tt["rows"], key=lambda r: r["params"])
+        rows.append((f"training of the largest model ({largest['model']}) vs matmul ceiling", "≥ 35%",
+                     f"{largest['share_of_ceiling']:.0%} ({largest['gflops']:.1f} of {tt['matmul_ceiling_gflops']:.1f} GFLOP/s)"))
+    t2i = load("text_to_image_speed") or {}
+    rows.append(("text-to-image, 64 px, 25 steps, guidance", "≤ 0.5 s/image",
+                 _fmt(t2i.get("pipeline_s_per_image"), ".2f") + (" s" if t2i.get("pipeline_s_per_image") else "")))
+    rows.append(("course's own sampler loop vs diffusers' pipeline", "≤ 1.05×", _fmt(t2i.get("own_loop_ratio"), ".2f")))
+    for mode, goal in (("full", "≤ 20 min"), ("fast", "≤ 10 min")):
+        ct = load(f"course_time_{mode}")
+        rows.append((f"make course, {mode} mode", goal, f"{ct['total'] / 60:.1f} min" if ct else "not measured yet"))
+    sq = load("sampler_quality") or {}
+    ratio = sq.get("ddim25_over_ddpm1000_fid")
+    rows.append(("judge-FID, DDIM-25 / DDPM-1000", "≤ 1.5×", _fmt(ratio, ".2f")))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--slow", action="store_true", help="include the runs that take tens of minutes")
+    parser.add_argument("--only", nargs="*", help="run only these benchmarks (names above)")
+    args = parser.parse_args()
+    outputs: dict[str, tuple[str, str, float]] = {}
+    for name, argv, slow in BENCHMARKS:
+        if (args.only and name not in args.only) or (slow and not args.slow and not args.only):
+            continue
+        if not (HERE / argv[0]).exists():
+            outputs[name] = (" ".join(argv), f"(skipped: benchmarks/{argv[0]} does not exist yet)", 0.0)
+            continue
+        print(f"== {name}", flush=True)
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, str(HERE / argv[0]), *argv[1:]], cwd=ROOT, capture_output=True, text=True)
+        text = done.stdout.strip() + (f"\n(exit {done.returncode})\n{done.stderr.strip()[-1500:]}" if done.returncode else "")
+        outputs[name] = ("python benchmarks/" + " ".join(argv), text, time.perf_counter() - t0)
+        print(text, flush=True)
+    write_report(outputs)
+    return 0
+
+
+def write_report(outputs: dict[str, tuple[str, str, float]]) -> None:
+    m = machine()
+    lines = ["# Benchmark results", "",
+             f"Written by `python benchmarks/run_all.py` on {time.strftime('%Y-%m-%d %H:%M')}; machine: {m['cpu']}, "
+             f"{m['cores']} cores, torch {m['torch']}, {m['torch_threads']} threads, GPU: {m['gpu'] or 'none'}.",
+             "Each section below gives the command that produced it; rerun it to check a figure.", "",
+             "## The course's speed and quality targets", "", "| target | goal | measured (CPU) | measured (GPU) |",
+             "|---|---|---|---|"]
+    gpu = {r[0]: r[2] for r in gpu_targets()}
+    for target, goal, measured in targets():
+        lines.append(f"| {target} | {goal} | {measured} | {gpu.get(target, 'no GPU run yet')} |")
+    lines.append("")
+    for name, (command, text, seconds) in outputs.items():
+        lines += [f"## {name}", "", f"`{command}` ({seconds:.0f} s)", "", "```", text, "```", ""]
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {HERE / 'RESULTS.md'}")
+
+
+def gpu_targets() -> list[tuple[str, str, str]]:
+    """The same rows from results recorded on a GPU (results/*-cuda.json), if any."""
+    rows = []
+    t2i = load("text_to_image_speed-cuda")
+    if t2i and t2i.get("pipeline_s_per_image") is not None:
+        rows.append(("text-to-image, 64 px, 25 steps, guidance", "", f"{t2i['pipeline_s_per_image']:.3f} s"))
+    tt = load("training_throughput-cuda")
+    if tt:
+        largest = max(tt["rows"], key=lambda r: r["params"])
+        rows.append((f"training of the largest model ({largest['model']}) vs matmul ceiling", "",
+                     f"{largest['share_of_ceiling']:.0%}"))
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
