@@ -30,6 +30,7 @@ RECIPES: dict[str, str] = {
     "pixel-unet": "course_utils.denoiser:build",
     "vae": "course_utils.vae:build",
     "gan": "course_utils.gan:build",
+    "storybook-sd": "course_utils.text_to_image_train:build",
 }
 
 RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"

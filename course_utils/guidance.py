@@ -1,0 +1,138 @@
+"""Classifier-free guidance: push the prediction away from "anything" and towards "this prompt".
+
+One network learns both ε_θ(x_t, t, c) (with the condition c) and ε_θ(x_t, t, ∅) (with the condition
+dropped, which training does ~10% of the time). At sampling time the two are mixed:
+
+    ε̂ = ε_uncond + w · (ε_cond − ε_uncond)
+
+w = 0 is the unconditional model, w = 1 the conditional one, w > 1 extrapolates past it: samples
+follow the prompt more closely and vary less. Both predictions come from ONE forward pass over a
+batch that stacks the unconditional half first and the conditional half second, as diffusers'
+``StableDiffusionPipeline`` does (``noise_pred.chunk(2)``), so the arithmetic is bit-identical to it.
+
+    guided = guided_denoise(lambda x, t, c: unet(x, t, encoder_hidden_states=c).sample, cond, uncond, w)
+    latents = samplers.sample(guided, scheduler, shape, generator=g, num_inference_steps=25)
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Hashable, Sequence
+
+import torch
+
+__all__ = ["check_guidance_scale", "cfg_combine", "split_guided", "stack_conditions", "guided_denoise",
+           "guided_pixel_samples", "diversity", "adherence_and_diversity"]
+
+#: ``model(x_t, t, condition) -> ε̂``: the network with its condition as a third argument.
+ConditionalModel = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
+
+
+def check_guidance_scale(guidance_scale: float) -> float:
+    """Return ``guidance_scale`` as a float if it is a finite number ≥ 0, else raise a clear ValueError."""
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
+        raise ValueError(f"guidance_scale must be a number such as 7.5, got {guidance_scale!r} "
+                         f"({type(guidance_scale).__name__}).")
+    w = float(guidance_scale)
+    if not math.isfinite(w) or w < 0:
+        raise ValueError(f"guidance_scale must be ≥ 0 (0 = ignore the prompt, 1 = plain conditional, "
+                         f"> 1 = stronger guidance), got {guidance_scale}. Use e.g. 3 or 7.5.")
+    return w
+
+
+def cfg_combine(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+    """Mix the two predictions [B, C, H, W] into the guided one [B, C, H, W]."""
+    w = check_guidance_scale(guidance_scale)
+    if eps_uncond.shape != eps_cond.shape:
+        raise ValueError(f"the unconditional and conditional predictions must have the same shape, got "
+                         f"{tuple(eps_uncond.shape)} and {tuple(eps_cond.shape)}.")
+    # ε̂ = ε_uncond + w · (ε_cond − ε_uncond)
+    return eps_uncond + w * (eps_cond - eps_uncond)
+
+
+def split_guided(eps_both: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+    """Guided ε̂ [B, ...] from one batched prediction [2B, ...] whose FIRST half is unconditional."""
+    if eps_both.shape[0] % 2:
+        raise ValueError(f"a guided batch stacks [unconditional; conditional], so its size must be even, "
+                         f"got {eps_both.shape[0]}.")
+    eps_uncond, eps_cond = eps_both.chunk(2)
+    return cfg_combine(eps_uncond, eps_cond, guidance_scale)
+
+
+def stack_conditions(cond: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+    """[uncond; cond] along the batch: [2B, ...]. A single unconditional row [1, ...] is repeated B times."""
+    if not isinstance(cond, torch.Tensor) or not isinstance(uncond, torch.Tensor):
+        raise TypeError("cond and uncond must be tensors (e.g. text embeddings [B, L, D] or labels [B, 3]).")
+    if uncond.shape[0] == 1 and cond.shape[0] > 1:
+        uncond = uncond.expand(cond.shape[0], *uncond.shape[1:])
+    if uncond.shape != cond.shape:
+        raise ValueError(f"cond {tuple(cond.shape)} and uncond {tuple(uncond.shape)} must have the same shape "
+                         "(or uncond one row, repeated for the batch).")
+    return torch.cat([uncond, cond])
+
+
+def guided_denoise(model: ConditionalModel, cond: torch.Tensor, uncond: torch.Tensor,
+                   guidance_scale: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``denoise(x_t, t) -> ε̂`` for ``samplers.sample``, guided with scale w.
+
+    model(x [2B, ...], t, c [2B, ...]) → ε [2B, ...]; cond: the prompt's condition [B, ...]; uncond:
+    the empty prompt's [B, ...] or [1, ...]. Each call runs ONE forward pass on [x; x] with [uncond; cond].
+    """
+    w = check_guidance_scale(guidance_scale)
+    if not callable(model):
+        raise TypeError("model must be a function model(x_t, t, condition) -> ε̂, e.g. "
+                        "lambda x, t, c: unet(x, t, encoder_hidden_states=c).sample.")
+    both = stack_conditions(cond, uncond)
+
+    def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if 2 * x_t.shape[0] != both.shape[0]:
+            raise ValueError(f"{both.shape[0] // 2} conditions for a batch of {x_t.shape[0]} samples; give one "
+                             "condition per sample.")
+        # one forward pass on the doubled batch: first half unconditional, second half conditional
+        eps_both = model(torch.cat([x_t] * 2), t, both)
+        return split_guided(eps_both, w)
+
+    return denoise
+
+
+def guided_pixel_samples(model: torch.nn.Module, labels: torch.Tensor, guidance_scale: float, *, scheduler: Any,
+                         generator: torch.Generator, num_inference_steps: int) -> torch.Tensor:
+    """Images [N, 3, H, W] in [-1, 1] from the pixel denoiser (``course_utils.denoiser``), one per label row
+    [N, 3], guided with scale w; the unconditional rows are all NULL ("any subject, action, place")."""
+    from .denoiser import NULL
+    from .samplers import sample
+    device = next(model.parameters()).device
+    labels = labels.to(device)
+    uncond = torch.full((1, labels.shape[1]), NULL, dtype=labels.dtype, device=device)
+    denoise = guided_denoise(lambda x, t, c: model(x, t, c), labels, uncond, guidance_scale)
+    size = model.config.sample_size
+    images = sample(denoise, scheduler, (labels.shape[0], 3, size, size), generator=generator,
+                    num_inference_steps=num_inference_steps, device=device)
+    return images.clamp(-1, 1)
+
+
+def diversity(features: torch.Tensor, groups: Sequence[Hashable]) -> float:
+    """Mean distance between the features [N, D] of two samples of the same group (prompt), over all such pairs
+    within each group, averaged over groups. 0 = every prompt always gives the same picture."""
+    feats = torch.as_tensor(features, dtype=torch.float64)
+    if feats.dim() != 2 or feats.shape[0] != len(groups):
+        raise ValueError(f"features must be [N, D] with one group per row; got {tuple(feats.shape)} and "
+                         f"{len(groups)} groups.")
+    per_group = []
+    for g in dict.fromkeys(groups):
+        f = feats[[i for i, x in enumerate(groups) if x == g]]
+        if len(f) < 2:
+            continue
+        # d̄ = mean over pairs i < j of ‖f_i − f_j‖
+        d = torch.cdist(f, f)
+        per_group.append(d.sum() / (len(f) * (len(f) - 1)))
+    if not per_group:
+        raise ValueError("diversity needs at least one group with two or more samples.")
+    return float(torch.stack(per_group).mean())
+
+
+def adherence_and_diversity(images: torch.Tensor, captions: Sequence[str]) -> dict[str, float]:
+    """The judge's verdict on samples [N, 3, H, W]: adherence (share read as their caption) and diversity
+    (mean judge-feature distance between samples of the same caption)."""
+    from .metrics import adherence, judge_features
+    scores = adherence(images, list(captions))
+    return {"adherence": scores["all"], "diversity": diversity(torch.from_numpy(judge_features(images)), captions)}

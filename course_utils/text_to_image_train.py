@@ -1,0 +1,277 @@
+"""Training the tiny Stable Diffusion (``python -m course_utils.train storybook-sd``) and measuring it.
+
+    1. tokenizer   BPE merges learned from the training captions (``tokenizers``), CLIP's file layout
+    2. VAE         AutoencoderKL on a pool of 64×64 training renders (the one training loop)
+    3. cache       the pool encoded ONCE: posterior mean and std of every render [N, 4, 16, 16];
+                   the scaling factor s = 1 / std(z) measured on it
+    4. text + UNet CLIPTextModel and UNet2DConditionModel trained together on the cached latents,
+                   10% of captions replaced by "" (the prompt the pipeline uses for "unconditional")
+    5. save        StableDiffusionPipeline.save_pretrained → data/storybook-sd, record.json, SHA256SUMS
+
+Every stage checkpoints into ``runs/storybook-sd/<stage>``; a killed run resumes where it stopped
+(the pool and the latent cache are saved there as safetensors too).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import storybook
+from .autoencoder import VAEConfig, build_vae, encode_latents, latent_scaling_factor, reconstruction_errors, vae_loss
+from .checkpoints import write_manifest
+from .env import pick_device
+from .seeding import make_generator
+from .text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build_text_encoder, build_unet,
+                            course_captions, latent_diffusion_loss, make_scheduler, save_pipeline, tokenize,
+                            train_tokenizer)
+
+__all__ = ["Recipe", "RECIPE", "render_pool", "pool_images", "random_crops", "generate", "evaluation_prompts",
+           "adherence_report", "build"]
+
+NAME = "storybook-sd"
+
+
+@dataclass
+class Recipe:
+    """How data/storybook-sd is made. Times are for the shared 2-core CPU."""
+    seed: int = 0
+    pool_size: int = 10_800                 # 100 renders of each of the 108 training compositions
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    vae_steps: int = 1500
+    vae_batch: int = 32
+    vae_crop: int = 32                      # the VAE is fully convolutional: train on 32×32 crops (4× cheaper)
+    vae_lr: float = 3e-3
+    sd: SDConfig = field(default_factory=SDConfig)
+    unet_steps: int = 1800
+    unet_batch: int = 128
+    unet_lr: float = 2e-3
+    unet_warmup: int = 100
+    ema_decay: float = 0.998
+    p_uncond: float = 0.1                   # caption dropout: share of "" captions
+    p_article: float = 0.25                 # share of captions written "a squirrel …" instead of "squirrel …"
+    eval_per_group: int = 216               # samples per group (seen / held-out) in the record's metrics
+    eval_reconstructions: int = 240         # fresh renders (2 per composition) the VAE reconstructs
+    eval_guidance: float = 4.0
+    eval_steps: int = 25
+    checkpoint_every: int = 100
+
+
+RECIPE = Recipe()
+
+
+# ----------------------------------------------------------------------------- data
+def render_pool(n: int, seed: int, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` renders at 64 px cycling through the split's compositions: (uint8 images [n, 3, 64, 64], comp ids [n])."""
+    pool = storybook.compositions(split)
+    g = make_generator(seed)
+    comp = torch.arange(n) % len(pool)
+    seeds = torch.randint(0, 2**62, (n,), generator=g).tolist()
+    images = torch.empty(n, 3, 64, 64, dtype=torch.uint8)
+    for i in range(0, n, 512):
+        x = storybook.render_batch([pool[c] for c in comp[i:i + 512].tolist()], seeds[i:i + 512], 64)
+        # pixel = round((x + 1) / 2 · 255)
+        images[i:i + 512] = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return images, comp
+
+
+def pool_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pool images → float [N, 3, 64, 64] in [-1, 1]."""
+    return images.float() / 127.5 - 1.0
+
+
+def random_crops(images: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """One random size×size window of each image [N, C, H, W] → [N, C, size, size] (offsets from ``generator``)."""
+    n, _, h, w = images.shape
+    if not 0 < size <= min(h, w):
+        raise ValueError(f"crop size must be in 1 … {min(h, w)}, got {size}.")
+    ys = torch.randint(h - size + 1, (n,), generator=generator).tolist()
+    xs = torch.randint(w - size + 1, (n,), generator=generator).tolist()
+    return torch.stack([img[:, y:y + size, x:x + size] for img, y, x in zip(images, ys, xs)])
+
+
+def _cached(path: Path, make) -> dict[str, torch.Tensor]:
+    if path.exists():
+        return load_file(path)
+    tensors = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, path)
+    return tensors
+
+
+# ----------------------------------------------------------------------------- sampling and measuring
+def generate(pipe, prompts: Sequence[str], seeds: Sequence[int], *, guidance_scale: float, num_inference_steps: int,
+             batch_size: int = 64) -> torch.Tensor:
+    """Images [N, 3, 64, 64] in [-1, 1], image i from ``pipe(prompts[i], generator=seed i)`` (batched)."""
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        gens = [make_generator(s) for s in seeds[i:i + batch_size]]
+        images = pipe(list(prompts[i:i + batch_size]), generator=gens, guidance_scale=guidance_scale,
+                      num_inference_steps=num_inference_steps, output_type="pt").images
+        # x = 2 · pixel − 1
+        out.append(images.cpu() * 2 - 1)
+    return torch.cat(out)
+
+
+def evaluation_prompts(group: str, n: int) -> list[str]:
+    """``n`` captions cycling through the compositions of ``group``: "seen", "held_out" or "squirrel"."""
+    if group == "squirrel":
+        comps = [("squirrel", "fishing", "by a river")]
+    elif group in ("seen", "held_out"):
+        comps = list(storybook.compositions("train" if group == "seen" else "held_out"))
+    else:
+        raise ValueError(f"group must be 'seen', 'held_out' or 'squirrel', got {group!r}.")
+    return [storybook.caption(*comps[i % len(comps)]) for i in range(n)]
+
+
+def adherence_report(pipe, *, per_group: int, guidance_scale: float, num_inference_steps: int,
+                     seed: int = 10_000, groups: Sequence[str] = ("seen", "held_out", "squirrel")) -> dict:
+    """Judge adherence of ``per_group`` samples per group (seeds seed, seed+1, …): {group: {"all", …}}."""
+    from .metrics import adherence
+    report = {}
+    for k, group in enumerate(groups):
+        prompts = evaluation_prompts(group, per_group)
+        seeds = [seed + 100_000 * k + i for i in range(per_group)]
+        images = generate(pipe, prompts, seeds, guidance_scale=guidance_scale,
+                          num_inference_steps=num_inference_steps)
+        report[group] = {key: round(v, 4) for key, v in adherence(images, prompts).items()}
+        report[group]["n"] = per_group
+    return report
+
+
+# ----------------------------------------------------------------------------- the recipe
+def _scaled(recipe: Recipe, steps: int | None) -> Recipe:
+    """``--steps N`` sets the UNet's steps; the VAE's shrink in proportion (a quick smoke run)."""
+    if steps is None:
+        return recipe
+    vae_steps = max(1, round(recipe.vae_steps * steps / recipe.unet_steps))
+    return replace(recipe, unet_steps=steps, vae_steps=vae_steps, unet_warmup=min(recipe.unet_warmup, steps // 2))
+
+
+def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int | None = None,
+          recipe: Recipe = RECIPE, progress: bool = True) -> dict:
+    """Train every part, save the pipeline to ``out_dir`` with its record and manifest; return the record."""
+    from .train import command_line
+    from .training import TrainConfig, train
+    recipe = _scaled(recipe if seed is None else replace(recipe, seed=seed), steps)
+    run_dir = Path(run_dir) if run_dir else Path(out_dir).parent / f".{NAME}-run"
+    out_dir = Path(out_dir)
+    times: dict[str, float] = {}
+    t_all = time.time()
+
+    # 1. tokenizer
+    t0 = time.time()
+    tokenizer = train_tokenizer(course_captions(), run_dir / "tokenizer", max_length=recipe.sd.max_length)
+    times["tokenizer_s"] = round(time.time() - t0, 2)
+
+    # 2. the pool of training renders, then the VAE
+    t0 = time.time()
+    pool = _cached(run_dir / "pool.safetensors",
+                   lambda: dict(zip(("images", "comp"), render_pool(recipe.pool_size, recipe.seed))))
+    images, comp = pool["images"], pool["comp"]
+    times["render_pool_s"] = round(time.time() - t0, 2)
+    vae = build_vae(recipe.vae, seed=recipe.seed)
+
+    def vae_batch(step: int, g: torch.Generator) -> torch.Tensor:
+        idx = torch.randint(len(images), (recipe.vae_batch,), generator=g)
+        return random_crops(pool_images(images[idx]), recipe.vae_crop, g)
+
+    vae_cfg = TrainConfig(steps=recipe.vae_steps, lr=recipe.vae_lr, warmup_steps=min(50, recipe.vae_steps // 2),
+                          lr_schedule="cosine", seed=recipe.seed, checkpoint_every=recipe.checkpoint_every,
+                          run_dir=str(run_dir / "vae"))
+    vae_result = train(vae, lambda m, b, g: vae_loss(m, b, g, recipe.vae.kl_weight), vae_batch, vae_cfg,
+                       progress=progress)
+    vae.eval()
+    times["vae_train_s"] = _stage_seconds(run_dir, "vae", vae_result)
+
+    # 3. the latent cache and the scaling factor
+    t0 = time.time()
+    cache = _cached(run_dir / "latents.safetensors",
+                    lambda: dict(zip(("mean", "std"), encode_latents(vae, pool_images(images)))))
+    scale = latent_scaling_factor(cache["mean"], cache["std"], make_generator(recipe.seed))
+    vae.register_to_config(scaling_factor=scale)
+    times["encode_cache_s"] = round(time.time() - t0, 1)
+
+    # 4. text encoder + UNet on the cached latents
+    sched = make_scheduler(recipe.sd)
+    model = TextToImageModel(build_text_encoder(recipe.sd, tokenizer, seed=recipe.seed),
+                             build_unet(recipe.sd, seed=recipe.seed), sched.alphas_cumprod)
+    pool_comps = storybook.compositions("train")
+    plain = tokenize(tokenizer, [storybook.caption(*c) for c in pool_comps])
+    article = tokenize(tokenizer, ["a " + storybook.caption(*c) for c in pool_comps])
+    empty = tokenize(tokenizer, [""])[0]
+
+    def unet_batch(step: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+        idx = torch.randint(len(comp), (recipe.unet_batch,), generator=g)
+        with_a = torch.rand(recipe.unet_batch, 1, generator=g) < recipe.p_article
+        ids = torch.where(with_a, article[comp[idx]], plain[comp[idx]])
+        return {"mean": cache["mean"][idx], "std": cache["std"][idx], "ids": ids, "empty_ids": empty,
+                "scale": torch.tensor(scale)}
+
+    unet_cfg = TrainConfig(steps=recipe.unet_steps, lr=recipe.unet_lr, warmup_steps=recipe.unet_warmup,
+                           lr_schedule="cosine", ema_decay=recipe.ema_decay, seed=recipe.seed,
+                           checkpoint_every=recipe.checkpoint_every, run_dir=str(run_dir / "unet"))
+    result = train(model, lambda m, b, g: latent_diffusion_loss(m, b, g, recipe.p_uncond), unet_batch, unet_cfg,
+                   progress=progress)
+    model.load_state_dict(result.ema_state)
+    model.to("cpu").eval()
+    times["text_unet_train_s"] = _stage_seconds(run_dir, "text_unet", result)
+
+    # 5. assemble, measure, save
+    vae.to("cpu")
+    pipe = assemble_pipeline(vae, model.text_encoder, tokenizer, model.unet, make_scheduler(recipe.sd))
+    t0 = time.time()
+    check = pool_images(render_pool(recipe.eval_reconstructions, recipe.seed + 1, split="all")[0])
+    recon, rec_metrics = reconstruction_errors(vae, check)
+    from .metrics import adherence
+    comps = [storybook.ALL_COMPOSITIONS[i % 120] for i in range(len(check))]
+    rec_metrics["judge_adherence_of_reconstructions"] = round(adherence(recon, comps)["all"], 4)
+    rec_metrics["judge_adherence_of_originals"] = round(adherence(check, comps)["all"], 4)
+    samples = adherence_report(pipe, per_group=recipe.eval_per_group, guidance_scale=recipe.eval_guidance,
+                               num_inference_steps=recipe.eval_steps)
+    times["evaluation_s"] = round(time.time() - t0, 1)
+    save_pipeline(pipe, out_dir)
+    _, losses = result.losses()
+    record = {
+        "command": command_line(), "seed": recipe.seed, "date": time.strftime("%Y-%m-%d"),
+        "device": str(pick_device()), "threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(),
+        "recipe": json.loads(json.dumps(asdict(recipe))),
+        "steps": {"vae": recipe.vae_steps, "text_unet": recipe.unet_steps},
+        "resumed_from": {"vae": vae_result.resumed_from, "text_unet": result.resumed_from},
+        "wall_time_s": {**times, "total_this_session": round(time.time() - t_all, 1)},
+        "parameters": {"vae": sum(p.numel() for p in vae.parameters()),
+                       "text_encoder": sum(p.numel() for p in model.text_encoder.parameters()),
+                       "unet": sum(p.numel() for p in model.unet.parameters())},
+        "vocab_size": len(tokenizer), "latent_scaling_factor": round(scale, 6),
+        "notes": ("Tokenizer: BPE merges learned with `tokenizers` from the training captions, CLIP's vocab layout. "
+                  "VAE: AutoencoderKL, L1 + weak KL, trained on 32×32 crops of a pool of 64×64 training renders; "
+                  "scaling factor = 1/std of posterior samples of that pool. Text encoder and UNet: trained "
+                  "together, end to end, on the cached latents (posterior mean and std, resampled every step), "
+                  f"{recipe.p_uncond:.0%} of captions replaced by the empty prompt; EMA weights shipped. "
+                  "Held-out compositions were never rendered for any stage."),
+        "metrics": {"vae_reconstruction": rec_metrics,
+                    "adherence": {"guidance_scale": recipe.eval_guidance, "steps": recipe.eval_steps, **samples},
+                    "final_loss_mean_last_10_logs": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5),
+                    "vae_final_loss": round(vae_result.history[-1]["loss"], 5) if vae_result.history else None},
+    }
+    (out_dir / "record.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_manifest(out_dir)
+    print(json.dumps(record["metrics"], indent=1), json.dumps(record["wall_time_s"]))
+    return record
+
+
+def _stage_seconds(run_dir: Path, stage: str, result) -> float:
+    """Training seconds of a stage, kept in run_dir/times.json so that a resumed run still reports them."""
+    path = run_dir / "times.json"
+    times = json.loads(path.read_text()) if path.exists() else {}
+    if result.steps_done > result.resumed_from or stage not in times:
+        # this session trained (part of) the stage: add its time to what earlier sessions spent
+        times[stage] = round(times.get(stage, 0.0) * (result.resumed_from > 0) + result.seconds, 1)
+        path.write_text(json.dumps(times))
+    return times[stage]

@@ -1,0 +1,145 @@
+"""Classifier-free guidance (course_utils/guidance.py): diffusers' arithmetic, one batched pass, clear errors."""
+import math
+
+import pytest
+import torch
+
+from course_utils.guidance import check_guidance_scale, cfg_combine, guided_denoise, split_guided, stack_conditions
+from course_utils.samplers import sample
+from course_utils.schedulers import DDIMScheduler
+from course_utils.seeding import make_generator
+from sd_tiny import tiny_pipe  # noqa: F401  (fixture)
+
+
+def _pair():
+    eps_uncond = torch.arange(2 * 4 * 3 * 3, dtype=torch.float32).reshape(2, 4, 3, 3) / 50 - 1
+    eps_cond = torch.cos(torch.arange(2 * 4 * 3 * 3, dtype=torch.float32)).reshape(2, 4, 3, 3)
+    return eps_uncond, eps_cond
+
+
+@pytest.mark.parametrize("guidance_scale", [0.0, 1.0, 2.0, 4.0, 7.5])
+def test_split_guided_is_diffusers_pipeline_arithmetic(guidance_scale):
+    eps_uncond, eps_cond = _pair()
+    noise_pred = torch.cat([eps_uncond, eps_cond])
+    # StableDiffusionPipeline.__call__, step 7 ("perform guidance"), verbatim:
+    noise_pred_uncond, noise_pred_text = noise_pred.chunk(2)
+    expected = noise_pred_uncond + guidance_scale * (noise_pred_text - noise_pred_uncond)
+    assert torch.equal(split_guided(noise_pred, guidance_scale), expected)
+    assert torch.equal(cfg_combine(eps_uncond, eps_cond, guidance_scale), expected)
+
+
+def test_zero_is_unconditional_one_is_conditional_and_larger_extrapolates():
+    eps_uncond, eps_cond = _pair()
+    assert torch.equal(cfg_combine(eps_uncond, eps_cond, 0), eps_uncond)
+    assert torch.allclose(cfg_combine(eps_uncond, eps_cond, 1), eps_cond, atol=1e-6)
+    # w = 3 lies 3× as far from ε_uncond as ε_cond does
+    assert torch.allclose(cfg_combine(eps_uncond, eps_cond, 3) - eps_uncond, 3 * (eps_cond - eps_uncond), atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [-0.5, -7.5, float("nan"), float("inf"), "3", None, True])
+def test_bad_guidance_scale_is_refused_with_a_clear_message(bad):
+    with pytest.raises(ValueError, match="guidance_scale"):
+        check_guidance_scale(bad)
+    eps_uncond, eps_cond = _pair()
+    with pytest.raises(ValueError, match="guidance_scale"):
+        cfg_combine(eps_uncond, eps_cond, bad)
+    with pytest.raises(ValueError, match="guidance_scale"):
+        guided_denoise(lambda x, t, c: x, torch.zeros(1, 3), torch.zeros(1, 3), bad)
+
+
+def test_negative_guidance_message_says_what_values_mean():
+    with pytest.raises(ValueError, match=r"≥ 0.*0 = ignore the prompt"):
+        check_guidance_scale(-1)
+    assert check_guidance_scale(3) == 3.0 and isinstance(check_guidance_scale(3), float)
+
+
+def test_guided_denoise_runs_one_pass_with_uncond_first():
+    calls = []
+
+    def model(x, t, c):
+        calls.append((x.shape[0], c.clone()))
+        return x * 0 + c[:, :, None, None]          # ε = the condition's value, broadcast over pixels
+
+    cond, uncond = torch.full((3, 2), 5.0), torch.full((1, 2), 1.0)
+    denoise = guided_denoise(model, cond, uncond, 2.0)
+    out = denoise(torch.zeros(3, 2, 4, 4), torch.tensor(10))
+    assert len(calls) == 1 and calls[0][0] == 6
+    assert torch.equal(calls[0][1][:3], uncond.expand(3, 2)) and torch.equal(calls[0][1][3:], cond)
+    assert torch.equal(out, torch.full((3, 2, 4, 4), 1.0 + 2.0 * (5.0 - 1.0)))
+
+
+def test_shape_errors_are_clear():
+    with pytest.raises(ValueError, match="even"):
+        split_guided(torch.zeros(3, 2), 1.0)
+    with pytest.raises(ValueError, match="same shape"):
+        stack_conditions(torch.zeros(2, 3), torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="same shape"):
+        cfg_combine(torch.zeros(2, 3), torch.zeros(2, 4), 1.0)
+    with pytest.raises(TypeError, match="tensors"):
+        stack_conditions([1, 2], torch.zeros(1))
+    with pytest.raises(TypeError, match="model"):
+        guided_denoise("unet", torch.zeros(1, 3), torch.zeros(1, 3), 1.0)
+    denoise = guided_denoise(lambda x, t, c: x, torch.zeros(2, 3), torch.zeros(1, 3), 1.0)
+    with pytest.raises(ValueError, match="one condition per sample"):
+        denoise(torch.zeros(3, 3), torch.tensor(1))
+
+
+def test_guided_denoise_drives_the_course_sampler_with_label_conditions():
+    """The same wrapper guides the pixel denoiser (labels; NULL = -1 is its unconditional row)."""
+    from course_utils.denoiser import NULL, DenoiserConfig, build_model
+    model = build_model(DenoiserConfig(block_out_channels=(8, 16, 16), norm_num_groups=4), seed=0).eval()
+    labels = torch.tensor([[0, 0, 0], [1, 2, 3]])
+    guided = guided_denoise(lambda x, t, c: model(x, t, c), labels, torch.full((1, 3), NULL), 3.0)
+    scheduler = DDIMScheduler(beta_schedule="squaredcos_cap_v2")
+    a = sample(guided, scheduler, (2, 3, 32, 32), generator=make_generator(934743), num_inference_steps=2, device="cpu")
+    b = sample(guided, scheduler, (2, 3, 32, 32), generator=make_generator(934743), num_inference_steps=2, device="cpu")
+    assert a.shape == (2, 3, 32, 32) and torch.equal(a, b) and math.isfinite(float(a.abs().max()))
+
+
+def test_hand_written_loop_equals_stable_diffusion_pipeline(tiny_pipe):
+    """The course's pieces (tokenize → text encoder → guided UNet in samplers.sample → VAE) give
+    exactly the pipeline's output for the same seed."""
+    from course_utils.text_to_image import text_to_image_by_hand
+    prompts = ["squirrel fishing by a river", "a fox reading in a forest"]
+    ours = text_to_image_by_hand(tiny_pipe, prompts, generator=make_generator(934743), num_inference_steps=3,
+                                 guidance_scale=3.0)
+    theirs = tiny_pipe(prompts, generator=make_generator(934743), num_inference_steps=3, guidance_scale=3.0,
+                       output_type="pt").images
+    assert ours.shape == theirs.shape == (2, 3, 64, 64)
+    assert float((ours - theirs).abs().max()) <= 1e-5
+
+
+def test_guided_pixel_samples_matches_the_hand_built_guided_sampler():
+    from course_utils.denoiser import NULL, DenoiserConfig, build_model
+    from course_utils.guidance import guided_pixel_samples
+    model = build_model(DenoiserConfig(block_out_channels=(8, 16, 16), norm_num_groups=4), seed=0).eval()
+    labels = torch.tensor([[2, 1, 0]])
+    scheduler = DDIMScheduler(beta_schedule="squaredcos_cap_v2")
+    ours = guided_pixel_samples(model, labels, 2.0, scheduler=scheduler, generator=make_generator(5),
+                                num_inference_steps=2)
+    by_hand = sample(guided_denoise(lambda x, t, c: model(x, t, c), labels, torch.full((1, 3), NULL), 2.0),
+                     scheduler, (1, 3, 32, 32), generator=make_generator(5), num_inference_steps=2, device="cpu")
+    assert torch.equal(ours, by_hand.clamp(-1, 1))
+
+
+def test_diversity_is_the_mean_pairwise_distance_within_groups():
+    from course_utils.guidance import diversity
+    feats = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [0.0, 0.0], [9.0, 9.0]])
+    # group "a": one pair at distance 5; group "b": three identical points, distance 0; "c" alone is skipped
+    assert diversity(feats, ["a", "a", "b", "b", "c"][:4] + ["c"]) == pytest.approx(2.5)
+    assert diversity(feats[:2], ["a", "a"]) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="one group per row"):
+        diversity(feats, ["a", "b"])
+    with pytest.raises(ValueError, match="two or more"):
+        diversity(feats[:2], ["a", "b"])
+
+
+def test_adherence_and_diversity_reads_renders_as_their_captions():
+    from course_utils import storybook
+    from course_utils.guidance import adherence_and_diversity
+    comps = [("fox", "reading", "in a forest")] * 3 + [("owl", "fishing", "on a beach")] * 3
+    images = storybook.render_batch(comps, list(range(6)), 32)
+    same = storybook.render_batch(comps[:1] * 2, [0, 0], 32)
+    scores = adherence_and_diversity(images, [storybook.caption(*c) for c in comps])
+    assert scores["adherence"] >= 5 / 6 and scores["diversity"] > 0
+    assert adherence_and_diversity(same, ["fox reading in a forest"] * 2)["diversity"] == pytest.approx(0, abs=1e-6)
