@@ -1,0 +1,46 @@
+"""Checks of the exercises in 06_conditioning_and_guidance (solutions: ``course_utils/solutions/nb06_conditioning_and_guidance.py``)."""
+from __future__ import annotations
+
+import torch
+
+from ..exercises import Wrong, exercise
+from ..seeding import make_generator
+
+
+@exercise("06.cfg", hint="start from the unconditional prediction and add w times the difference the condition makes: "
+                         "eps_uncond + w * (eps_cond - eps_uncond).")
+def _check_cfg(answer) -> None:
+    if not callable(answer):
+        raise Wrong("Give a function my_cfg(eps_uncond, eps_cond, w) that returns the guided prediction.")
+    g = make_generator(934743)
+    eps_uncond, eps_cond = torch.randn(2, 3, 4, 4, generator=g), torch.randn(2, 3, 4, 4, generator=g)
+    for w in (0.0, 1.0, 2.5, 7.5):
+        got = answer(eps_uncond, eps_cond, w)
+        # diffusers' StableDiffusionPipeline: noise_pred_uncond + guidance_scale * (noise_pred_text - noise_pred_uncond)
+        expected = eps_uncond + w * (eps_cond - eps_uncond)
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            raise Wrong("my_cfg should return a tensor shaped like its inputs.")
+        if w == 0.0 and torch.allclose(got, eps_cond, atol=1e-5):
+            raise Wrong("At w = 0 guidance ignores the condition: the result should be eps_uncond.")
+        if not torch.allclose(got, expected, atol=1e-5):
+            raise Wrong(f"At w = {w} your prediction is off by up to {float((got - expected).abs().max()):.3f}.")
+
+
+@exercise("06.no_label_probability", hint="either the whole row is dropped (0.1), or it is not (0.9) and then all "
+                                          "three single drops must happen (0.05 each, independently).")
+def _check_no_label_probability(answer) -> None:
+    value = float(answer)
+    expected = 0.1 + 0.9 * 0.05 ** 3
+    if abs(value - 0.1) < 1e-9:
+        raise Wrong("0.1 counts only the whole-row drops; a row can also lose its three labels one by one.")
+    if abs(value - expected) > 1e-6:
+        raise Wrong(f"{value} is not the probability that a row ends up with no label.")
+
+
+@exercise("06.one_step_beyond", hint="write ε_cond + (ε_cond − ε_uncond) in the form ε_uncond + w·(ε_cond − ε_uncond) "
+                                     "and read off w.")
+def _check_one_step_beyond(answer) -> None:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        raise Wrong("Give the guidance scale as a number.")
+    if abs(float(answer) - 2.0) > 1e-9:
+        raise Wrong(f"With w = {answer}, ε̂ is not ε_cond + (ε_cond − ε_uncond).")
