@@ -7,6 +7,12 @@ renders (seed 2) gives the real-vs-real floor at the same N. Every sampler start
 Results go to benchmarks/results/sampler_quality.json after EACH sampler, so a long run (DDPM-1000 takes
 tens of minutes on 2 cores) can be read while it goes; a run with --samplers merges into an existing
 file made with the same --n and --seed.
+
+DDPM-1000 costs 1000 network calls per image (about 40 min for 500 images on 2 free cores). With
+``--ddpm-n 200`` it runs on fewer images, and DDIM-25 is run again on the same number, so that the
+DDIM-25 / DDPM-1000 ratio always compares FIDs made with the same N (FID grows as N shrinks):
+
+    .venv/bin/python benchmarks/sampler_quality.py --samplers DDPM-1000 --ddpm-n 200
 """
 from __future__ import annotations
 
@@ -35,13 +41,23 @@ def draw(model, name: str, n: int, seed: int, batch_size: int) -> tuple[torch.Te
     return torch.cat(out), time.perf_counter() - t0
 
 
+def score(model, name: str, n: int, real: torch.Tensor, args) -> dict:
+    """Draw n samples with sampler ``name`` and score them against ``real`` (n renders)."""
+    fake, seconds = draw(model, name, n, args.seed, args.batch_size)
+    return {"steps": SAMPLERS[name][1], "n": n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
+            "judge_kid": round(metrics.judge_kid(real, fake), 5), "coverage": round(metrics.coverage(fake), 3),
+            "seconds_per_image": round(seconds / n, 4)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=500, help="samples per sampler (and real renders)")
     parser.add_argument("--samplers", nargs="*", default=list(SAMPLERS), choices=list(SAMPLERS))
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=250)
+    parser.add_argument("--ddpm-n", type=int, help="samples for DDPM-1000 (default: --n)")
     args = parser.parse_args()
+    ddpm_n = args.ddpm_n or args.n
     model = load_denoiser()
     real, _ = storybook.sample_batch(args.n, make_generator(1), model.config.sample_size)
     other, _ = storybook.sample_batch(args.n, make_generator(2), model.config.sample_size)
@@ -55,21 +71,21 @@ def main() -> None:
             data["samplers"] = {k: v for k, v in old.get("samplers", {}).items() if k not in args.samplers}
     print(f"real-vs-real floor at N={args.n}: judge-FID {data['floor_fid']:.3f}", flush=True)
     for name in args.samplers:
-        fake, seconds = draw(model, name, args.n, args.seed, args.batch_size)
-        data["samplers"][name] = {
-            "steps": SAMPLERS[name][1], "n": args.n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
-            "judge_kid": round(metrics.judge_kid(real, fake), 5), "coverage": round(metrics.coverage(fake), 3),
-            "seconds_per_image": round(seconds / args.n, 4)}
+        n = ddpm_n if name == "DDPM-1000" else args.n
+        data["samplers"][name] = row = score(model, name, n, real[:n], args)
         data["samplers"] = {k: data["samplers"][k] for k in SAMPLERS if k in data["samplers"]}   # table order
-        rows = data["samplers"]
+        if name == "DDPM-1000" and n < args.n:          # DDIM-25 again on as many images, for a fair ratio
+            data["same_n_comparison"] = {"n": n, "floor_fid": round(metrics.judge_fid(real[:n], other[:n]), 3),
+                                         "DDPM-1000": row, "DDIM-25": score(model, "DDIM-25", n, real[:n], args)}
+        rows = data.get("same_n_comparison") or data["samplers"]
         if "DDIM-25" in rows and "DDPM-1000" in rows:
             data["ddim25_over_ddpm1000_fid"] = round(rows["DDIM-25"]["judge_fid"] / rows["DDPM-1000"]["judge_fid"], 3)
+            data["ratio_n"] = rows["DDPM-1000"]["n"]
         path = save(NAME, data)
-        r = rows[name]
-        print(f"{name:<16} steps {r['steps']:>4}  judge-FID {r['judge_fid']:7.3f}  KID {r['judge_kid']:.5f}  "
-              f"coverage {r['coverage']:.3f}  {r['seconds_per_image']:.4f} s/image  → {path}", flush=True)
+        print(f"{name:<16} steps {row['steps']:>4}  n {n}  judge-FID {row['judge_fid']:7.3f}  KID {row['judge_kid']:.5f}  "
+              f"coverage {row['coverage']:.3f}  {row['seconds_per_image']:.4f} s/image  → {path}", flush=True)
     if "ddim25_over_ddpm1000_fid" in data:
-        print(f"DDIM-25 / DDPM-1000 judge-FID ratio: {data['ddim25_over_ddpm1000_fid']:.3f}")
+        print(f"DDIM-25 / DDPM-1000 judge-FID ratio at N={data['ratio_n']}: {data['ddim25_over_ddpm1000_fid']:.3f}")
 
 
 if __name__ == "__main__":

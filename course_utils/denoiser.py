@@ -215,7 +215,8 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
         raise ValueError("Give either n (unconditional samples) or labels (one image per row), not both or neither.")
     count = n if labels is None else labels.shape[0]
     if not isinstance(count, int) or count < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}.")
+        raise ValueError(f"Need at least one image: n must be a positive int, got n={n!r} "
+                         f"({'no' if labels is None else labels.shape[0]} label rows).")
     device = next(model.parameters()).device
     size = model.config.sample_size
     images = sample(make_denoise(model, None if labels is None else labels.to(device)), scheduler,
