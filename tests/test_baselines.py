@@ -260,3 +260,14 @@ def test_gan_training_is_reproducible_from_its_seed():
     runs = [gan.train_gan(3, seed=7, config=TINY_GAN, batch_size=8, g_lr_scale=20.0, progress=False,
                           data=baselines.pool_batches(pool, 8))[0] for _ in range(2)]
     assert torch.equal(runs[0].sample(4, make_generator(1)), runs[1].sample(4, make_generator(1)))
+
+
+def test_shipped_contenders_load_the_shipped_models_with_their_costs():
+    rows = baselines.shipped_contenders(ddpm_n=3, device="cpu")
+    assert [c.name for c in rows] == ["real renders", "VAE", "GAN", "diffusion DDIM-25", "diffusion DDPM-1000"]
+    assert [c.network_calls for c in rows] == [0, 1, 1, 25, 1000] and rows[-1].n == 3 and rows[3].n is None
+    assert all(c.training_minutes > 0 for c in rows[1:]) and rows[0].training_minutes is None
+    assert rows[1].parameters == sum(p.numel() for p in vae.load_vae(device="cpu").parameters())
+    for c in rows[:3]:
+        out = c.sample(2, make_generator(0))
+        assert out.shape == (2, 3, 32, 32) and float(out.abs().max()) <= 1
