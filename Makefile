@@ -52,7 +52,8 @@ test-browser: $(STAMP)
 	COURSE_FAST=1 $(PY) -m pytest tests/browser -rs
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --ServerApp.open_browser=False --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --ServerApp.open_browser=False --notebook-dir=notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 models: $(STAMP)
 	$(PY) -m course_utils.train all --fresh

@@ -66,9 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - total
     print(f"  {'total':<40}{total:7.1f} s")
     BUILD.mkdir(exist_ok=True)
-    record = {"mode": mode, "threads": os.cpu_count(), "seconds": times, "total": round(total, 1),
-              "date": time.strftime("%Y-%m-%d")}
-    (BUILD / f"times-{mode}.json").write_text(json.dumps(record, indent=2) + "\n")
+    path = BUILD / f"times-{mode}.json"
+    if args.prefixes and path.exists():          # a partial run updates its notebooks, keeps the others
+        times = {**json.loads(path.read_text()).get("seconds", {}), **times}
+    record = {"mode": mode, "threads": os.cpu_count(), "seconds": dict(sorted(times.items())),
+              "total": round(sum(times.values()), 1), "date": time.strftime("%Y-%m-%d")}
+    path.write_text(json.dumps(record, indent=2) + "\n")
     return 0
 
 
