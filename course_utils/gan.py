@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError, data_path, load_weights, save_model
+from .checkpoints import CheckpointError, load_model, save_model
 from .env import pick_device
 from .vae import Decoder, Encoder, VAEConfig
 
@@ -115,14 +115,7 @@ def gan_objectives(model: GAN, *, d_lr_scale: float = 1.0, g_lr_scale: float = 1
 
 def load_gan(folder: str | Path = KIND, *, device: str | torch.device | None = None) -> GAN:
     """The shipped GAN (EMA weights) from ``data/<folder>``, checked against its manifest and kind ("gan")."""
-    state, config = load_weights(folder, kind=KIND)
-    model = GAN(GANConfig.from_dict(config))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(f"The weights in {data_path(folder)} do not fit its config.json. "
-                              f"Rebuild with `python -m course_utils.train {KIND}`.\n{err}") from None
-    return model.to(device or pick_device()).eval()
+    return load_model(folder, KIND, lambda cfg: GAN(GANConfig.from_dict(cfg)), device)
 
 
 # ---------------------------------------------------------------------------------------------------------

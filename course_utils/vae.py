@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoints import CheckpointError, data_path, load_weights, save_model
+from .checkpoints import CheckpointError, load_model, save_model
 from .env import pick_device
 
 __all__ = ["KIND", "VAEConfig", "Encoder", "Decoder", "VAE", "build_vae", "reparameterise", "kl_divergence",
@@ -178,14 +178,7 @@ def elbo_loss(model: VAE, batch: tuple[torch.Tensor, torch.Tensor] | torch.Tenso
 
 def load_vae(folder: str | Path = KIND, *, device: str | torch.device | None = None) -> VAE:
     """The shipped VAE from ``data/<folder>``, checked against its manifest and its kind ("vae")."""
-    state, config = load_weights(folder, kind=KIND)
-    model = VAE(VAEConfig.from_dict(config))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(f"The weights in {data_path(folder)} do not fit its config.json. "
-                              f"Rebuild with `python -m course_utils.train {KIND}`.\n{err}") from None
-    return model.to(device or pick_device()).eval()
+    return load_model(folder, KIND, lambda cfg: VAE(VAEConfig.from_dict(cfg)), device)
 
 
 # ---------------------------------------------------------------------------------------------------------
