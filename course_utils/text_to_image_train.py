@@ -5,7 +5,8 @@
     3. cache       the pool encoded ONCE: posterior mean and std of every render [N, 4, 16, 16];
                    the scaling factor s = 1 / std(z) measured on it
     4. text + UNet CLIPTextModel and UNet2DConditionModel trained together on the cached latents,
-                   10% of captions replaced by "" (the prompt the pipeline uses for "unconditional")
+                   10% of captions replaced by "" (the prompt the pipeline uses for "unconditional"),
+                   and each attribute left out of a caption with probability 10% ("squirrel by a river")
     5. save        StableDiffusionPipeline.save_pretrained → data/storybook-sd, record.json, SHA256SUMS
 
 Every stage checkpoints into ``runs/storybook-sd/<stage>``; a killed run resumes where it stopped
@@ -32,7 +33,7 @@ from .text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build
                             course_captions, latent_diffusion_loss, make_scheduler, save_pipeline, tokenize,
                             train_tokenizer)
 
-__all__ = ["Recipe", "RECIPE", "render_pool", "pool_images", "random_crops", "generate", "evaluation_prompts",
+__all__ = ["Recipe", "RECIPE", "render_pool", "pool_images", "random_crops", "partial_caption", "generate", "evaluation_prompts",
            "adherence_report", "build"]
 
 NAME = "storybook-sd"
@@ -49,12 +50,13 @@ class Recipe:
     vae_crop: int = 32                      # the VAE is fully convolutional: train on 32×32 crops (4× cheaper)
     vae_lr: float = 3e-3
     sd: SDConfig = field(default_factory=SDConfig)
-    unet_steps: int = 1800
+    unet_steps: int = 2400
     unet_batch: int = 128
     unet_lr: float = 2e-3
     unet_warmup: int = 100
-    ema_decay: float = 0.998
+    ema_decay: float = 0.995
     p_uncond: float = 0.1                   # caption dropout: share of "" captions
+    p_drop_word: float = 0.1                # otherwise each of subject / action / place is left out on its own
     p_article: float = 0.25                 # share of captions written "a squirrel …" instead of "squirrel …"
     eval_per_group: int = 216               # samples per group (seen / held-out) in the record's metrics
     eval_reconstructions: int = 240         # fresh renders (2 per composition) the VAE reconstructs
@@ -96,13 +98,28 @@ def random_crops(images: torch.Tensor, size: int, generator: torch.Generator) ->
     return torch.stack([img[:, y:y + size, x:x + size] for img, y, x in zip(images, ys, xs)])
 
 
-def _cached(path: Path, make) -> dict[str, torch.Tensor]:
-    if path.exists():
-        return load_file(path)
+def partial_caption(composition: tuple[str, str, str], keep: Sequence[bool], article: bool = False) -> str:
+    """The caption with only the kept attributes: ("squirrel", "fishing", "by a river"), (True, False, True)
+    → "squirrel by a river"; with ``article`` a leading "a" when the subject is kept ("a squirrel …")."""
+    words = [part for part, k in zip(composition, keep) if k]
+    text = " ".join(words)
+    return "a " + text if article and keep[0] else text
+
+
+def _cached(path: Path, make, stage: str) -> tuple[dict[str, torch.Tensor], float]:
+    """Tensors saved at ``path`` by an earlier session, or made now and saved; with the seconds making took
+    (kept in run_dir/times.json under ``stage``, so a resumed run still reports them)."""
+    times_path = path.parent / "times.json"
+    times = json.loads(times_path.read_text()) if times_path.exists() else {}
+    if path.exists() and stage in times:
+        return load_file(path), times[stage]
+    t0 = time.time()
     tensors = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, path)
-    return tensors
+    times[stage] = round(time.time() - t0, 1)
+    times_path.write_text(json.dumps(times))
+    return tensors, times[stage]
 
 
 # ----------------------------------------------------------------------------- sampling and measuring
@@ -171,11 +188,10 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     times["tokenizer_s"] = round(time.time() - t0, 2)
 
     # 2. the pool of training renders, then the VAE
-    t0 = time.time()
-    pool = _cached(run_dir / "pool.safetensors",
-                   lambda: dict(zip(("images", "comp"), render_pool(recipe.pool_size, recipe.seed))))
+    pool, times["render_pool_s"] = _cached(
+        run_dir / "pool.safetensors", lambda: dict(zip(("images", "comp"), render_pool(recipe.pool_size, recipe.seed))),
+        "render_pool")
     images, comp = pool["images"], pool["comp"]
-    times["render_pool_s"] = round(time.time() - t0, 2)
     vae = build_vae(recipe.vae, seed=recipe.seed)
 
     def vae_batch(step: int, g: torch.Generator) -> torch.Tensor:
@@ -191,28 +207,26 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     times["vae_train_s"] = _stage_seconds(run_dir, "vae", vae_result)
 
     # 3. the latent cache and the scaling factor
-    t0 = time.time()
-    cache = _cached(run_dir / "latents.safetensors",
-                    lambda: dict(zip(("mean", "std"), encode_latents(vae, pool_images(images)))))
+    cache, times["encode_cache_s"] = _cached(
+        run_dir / "latents.safetensors", lambda: dict(zip(("mean", "std"), encode_latents(vae, pool_images(images)))),
+        "encode_cache")
     scale = latent_scaling_factor(cache["mean"], cache["std"], make_generator(recipe.seed))
     vae.register_to_config(scaling_factor=scale)
-    times["encode_cache_s"] = round(time.time() - t0, 1)
 
     # 4. text encoder + UNet on the cached latents
     sched = make_scheduler(recipe.sd)
     model = TextToImageModel(build_text_encoder(recipe.sd, tokenizer, seed=recipe.seed),
                              build_unet(recipe.sd, seed=recipe.seed), sched.alphas_cumprod)
     pool_comps = storybook.compositions("train")
-    plain = tokenize(tokenizer, [storybook.caption(*c) for c in pool_comps])
-    article = tokenize(tokenizer, ["a " + storybook.caption(*c) for c in pool_comps])
     empty = tokenize(tokenizer, [""])[0]
 
     def unet_batch(step: int, g: torch.Generator) -> dict[str, torch.Tensor]:
         idx = torch.randint(len(comp), (recipe.unet_batch,), generator=g)
-        with_a = torch.rand(recipe.unet_batch, 1, generator=g) < recipe.p_article
-        ids = torch.where(with_a, article[comp[idx]], plain[comp[idx]])
-        return {"mean": cache["mean"][idx], "std": cache["std"][idx], "ids": ids, "empty_ids": empty,
-                "scale": torch.tensor(scale)}
+        keep = torch.rand(recipe.unet_batch, 3, generator=g) >= recipe.p_drop_word
+        with_a = torch.rand(recipe.unet_batch, generator=g) < recipe.p_article
+        captions = [partial_caption(pool_comps[c], k.tolist(), bool(a)) for c, k, a in zip(comp[idx], keep, with_a)]
+        return {"mean": cache["mean"][idx], "std": cache["std"][idx], "ids": tokenize(tokenizer, captions),
+                "empty_ids": empty, "scale": torch.tensor(scale)}
 
     unet_cfg = TrainConfig(steps=recipe.unet_steps, lr=recipe.unet_lr, warmup_steps=recipe.unet_warmup,
                            lr_schedule="cosine", ema_decay=recipe.ema_decay, seed=recipe.seed,
@@ -253,7 +267,8 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
                   "VAE: AutoencoderKL, L1 + weak KL, trained on 32×32 crops of a pool of 64×64 training renders; "
                   "scaling factor = 1/std of posterior samples of that pool. Text encoder and UNet: trained "
                   "together, end to end, on the cached latents (posterior mean and std, resampled every step), "
-                  f"{recipe.p_uncond:.0%} of captions replaced by the empty prompt; EMA weights shipped. "
+                  f"{recipe.p_uncond:.0%} of captions replaced by the empty prompt and each attribute's words "
+                  f"left out with probability {recipe.p_drop_word:.0%} (partial captions); EMA weights shipped. "
                   "Held-out compositions were never rendered for any stage."),
         "metrics": {"vae_reconstruction": rec_metrics,
                     "adherence": {"guidance_scale": recipe.eval_guidance, "steps": recipe.eval_steps, **samples},
