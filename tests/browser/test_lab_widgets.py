@@ -58,6 +58,11 @@ def lab(tmp_path_factory):
     (home / "config" / "labconfig").mkdir(parents=True)
     (home / "config" / "labconfig" / "page_config.json").write_text(
         '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
+    # JupyterLab 4.6 skips rendering cells outside the viewport by default ("contentVisibility"), so a
+    # widget lower down has no size and never counts as visible; render every cell, as a reader scrolls.
+    tracker = home / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
@@ -105,7 +110,8 @@ def run_all(page, base: str, token: str, stem: str) -> None:
 
 def find_slider(page, stem: str, label: re.Pattern):
     """The ``.widget-interact`` box whose slider is labelled ``label`` (or the only slider there is)."""
-    boxes = page.locator(".widget-interact")
+    # only the notebook on show: the tab opened before stays in the page, hidden, with its own sliders
+    boxes = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact")
     boxes.first.wait_for(timeout=RUN_S * 1000)
     labels = [b.locator(".widget-slider label.widget-label").all_inner_texts() for b in boxes.all()]
     matches = [i for i, names in enumerate(labels) if any(label.search(n) for n in names)]
