@@ -244,7 +244,8 @@ def save_pipeline(pipe: StableDiffusionPipeline, folder: str | Path) -> Path:
     pipe.save_pretrained(folder, safe_serialization=True)
     model = json.loads(pipe.tokenizer.backend_tokenizer.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    (folder / "tokenizer" / "vocab.json").write_text(json.dumps(pipe.tokenizer.get_vocab(), ensure_ascii=False))
+    vocab = dict(sorted(pipe.tokenizer.get_vocab().items(), key=lambda kv: kv[1]))     # by id: the same bytes every run
+    (folder / "tokenizer" / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
     (folder / "tokenizer" / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
     return write_manifest(folder)
 

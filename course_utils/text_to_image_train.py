@@ -60,7 +60,7 @@ class Recipe:
     p_article: float = 0.25                 # share of captions written "a squirrel …" instead of "squirrel …"
     eval_per_group: int = 216               # samples per group (seen / held-out) in the record's metrics
     eval_reconstructions: int = 240         # fresh renders (2 per composition) the VAE reconstructs
-    eval_guidance: float = 4.0
+    eval_guidance: float = 7.5
     eval_steps: int = 25
     checkpoint_every: int = 100
 
