@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 __all__ = ["PALETTE", "use_course_style", "to_numpy_images", "show_images", "show_histogram",
-           "plot_curves", "close_all"]
+           "plot_curves", "animate_images", "close_all"]
 
 #: Okabe–Ito colour-blind-safe palette: the course's line colours, in order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -113,6 +113,43 @@ def plot_curves(x: Sequence[float], curves: dict[str, Sequence[float]], *, xlabe
     if len(curves) > 1:
         ax.legend()
     return fig
+
+
+def animate_images(frames: torch.Tensor, titles: Sequence[str] | None = None, *, labels: Sequence[str] | None = None,
+                   size: float = 1.6, fps: int = 5, value_range: str | tuple[float, float] = "auto"):
+    """An animation of ``frames`` [F, N, C, H, W]: N images side by side, one frame per step.
+
+    ``titles``: one per frame (above the row); ``labels``: one per column. The figure is closed, so a
+    notebook shows the animation only where you embed it, e.g. ``HTML(anim.to_jshtml())``.
+    """
+    from matplotlib import animation
+    if not isinstance(frames, torch.Tensor) or frames.dim() != 5:
+        got = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
+        raise ValueError(f"frames must be a tensor [F, N, C, H, W] (frames × images per frame), got {got}.")
+    F, N = frames.shape[:2]
+    for name, given, want in (("titles", titles, F), ("labels", labels, N)):
+        if given is not None and len(given) != want:
+            raise ValueError(f"got {len(given)} {name} for {want} {'frames' if name == 'titles' else 'columns'}.")
+    arr = to_numpy_images(frames.flatten(0, 1), value_range).reshape(F, N, *frames.shape[-2:], -1)
+    fig, axes = plt.subplots(1, N, figsize=(size * N, size + 0.5), squeeze=False)
+    shown = []
+    for j, ax in enumerate(axes[0]):
+        ax.axis("off")
+        shown.append(ax.imshow(arr[0, j], vmin=0, vmax=1))
+        if labels is not None:
+            ax.set_title(labels[j], fontsize=8)
+    heading = fig.suptitle(titles[0] if titles else "", fontsize=9)
+    fig.tight_layout()
+
+    def draw(i: int):
+        for j, image in enumerate(shown):
+            image.set_data(arr[i, j])
+        heading.set_text(titles[i] if titles else "")
+        return [*shown, heading]
+
+    anim = animation.FuncAnimation(fig, draw, frames=F, interval=1000 / fps, blit=False)
+    plt.close(fig)
+    return anim
 
 
 def close_all() -> None:

@@ -52,3 +52,17 @@ def test_palette_is_the_course_style():
     plotting.use_course_style()
     cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     assert tuple(cycle) == plotting.PALETTE
+
+
+def test_animate_images_one_frame_per_step():
+    import matplotlib.pyplot as plt
+    frames = torch.linspace(-1, 1, 3).view(3, 1, 1, 1, 1).expand(3, 2, 3, 4, 4)       # 3 frames of 2 images
+    open_before = len(plt.get_fignums())
+    anim = plotting.animate_images(frames, [f"step {i}" for i in range(3)], labels=["x_t", "x̂0"])
+    assert len(plt.get_fignums()) == open_before                              # closed: no stray static copy
+    html = anim.to_jshtml()
+    assert html.count("data:image/png;base64") == 3                           # one embedded PNG per frame
+    with pytest.raises(ValueError, match=r"\[F, N, C, H, W\]"):
+        plotting.animate_images(frames[0])
+    with pytest.raises(ValueError, match="2 titles for 3 frames"):
+        plotting.animate_images(frames, ["a", "b"])

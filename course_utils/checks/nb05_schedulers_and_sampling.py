@@ -31,5 +31,24 @@ def _check_ddim_timesteps(answer) -> None:
     got = [int(t) for t in answer]
     if got == sorted(expected):
         raise Wrong("Samplers walk from noisy to clean: the list should start at the largest timestep.")
+    if got == list(range(900, -1, -100)):
+        raise Wrong("Those are the 'leading' timesteps (they never visit t = 999); ask for timestep_spacing='trailing'.")
     if got != expected:
         raise Wrong(f"{got} are not the 10 timesteps of trailing DDIM.")
+
+
+#: Steps asked of diffusers' KDPM2AncestralDiscreteScheduler in exercise 05.network_calls.
+KDPM2_STEPS = 10
+
+
+@exercise("05.network_calls", hint="wrap denoise in a function that adds 1 to a counter and then calls it; run "
+                                    "sample(counting, KDPM2AncestralDiscreteScheduler(), (1, 3, 32, 32), …, num_inference_steps=10).")
+def _check_network_calls(answer) -> None:
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise Wrong("Give the number of calls as an int.")
+    if answer == KDPM2_STEPS:
+        raise Wrong("10 is the number of steps you asked for; count the calls the loop makes to the network.")
+    if answer == 2 * KDPM2_STEPS:
+        raise Wrong("Close, but its very first step makes one call fewer than you think: count again.")
+    if answer != 2 * KDPM2_STEPS - 1:
+        raise Wrong(f"{answer} is not the number of network calls of KDPM2-ancestral with num_inference_steps=10.")

@@ -22,7 +22,26 @@ def _ddim_timesteps() -> list[int]:
     return scheduler.timesteps.tolist()
 
 
+def _network_calls() -> int:
+    import torch
+    from diffusers import KDPM2AncestralDiscreteScheduler
+
+    from ..checks.nb05_schedulers_and_sampling import KDPM2_STEPS
+    from ..samplers import sample
+    from ..seeding import make_generator
+    calls = 0
+
+    def counting(x, t):          # any denoiser will do: the count does not depend on what it returns
+        nonlocal calls
+        calls += 1
+        return torch.zeros_like(x)
+    sample(counting, KDPM2AncestralDiscreteScheduler(), (1, 3, 32, 32), generator=make_generator(0),
+           num_inference_steps=KDPM2_STEPS, device="cpu")
+    return calls
+
+
 SOLUTIONS: dict[str, Callable[[], Any]] = {
     "05.ddim_step": _ddim_step,
     "05.ddim_timesteps": _ddim_timesteps,
+    "05.network_calls": _network_calls,
 }
