@@ -26,6 +26,7 @@ NOTEBOOKS = ROOT / "notebooks"
 CASES = {
     "01_seeded_noise": re.compile(r"^\s*seed\s*$", re.I),
     "02_forward_diffusion": re.compile(r"^\s*(t|timestep|time ?step|step)\b", re.I),
+    "06_conditioning_and_guidance": re.compile(r"^\s*w\s*$", re.I),
 }
 STARTUP_S, RUN_S = 180, 300          # generous: the 2-core machine may be shared
 
