@@ -15,7 +15,7 @@ import time
 import torch
 from _common import device_label, save
 
-from course_utils.pipelines import load_text_to_image
+from course_utils.pipelines import DEFAULT_GUIDANCE, load_text_to_image
 from course_utils.seeding import make_generator
 from course_utils.text_to_image import text_to_image_by_hand
 
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8, help="prompts per call for the batched figure")
     parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--guidance", type=float, default=4.0)
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)   # any w ≠ 1 costs the same: cond + uncond in one batch
     args = parser.parse_args()
     pipe = load_text_to_image()
     kw = dict(num_inference_steps=args.steps, guidance_scale=args.guidance)
