@@ -1,16 +1,17 @@
 """JupyterLab in a real browser: open a notebook, run every cell, move a slider, see the figure change.
 
 A JupyterLab server (the pinned 4.6) starts on 127.0.0.1 with a token and a free port, on temporary
-copies of the notebooks (the committed ones are never touched) and a fresh settings/workspace folder.
+copies of the notebooks, stripped of outputs (the committed ones are never touched), and a fresh
+settings/workspace folder.
 The kernel inherits the tests' environment: fast mode, and the network guard (IPYTHONDIR).
 Screenshots: build/screenshots/lab_*.png.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -45,6 +46,15 @@ def _wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float
     raise TimeoutError(f"JupyterLab did not answer {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
+def _copy_without_outputs(src: Path, dst: Path) -> None:
+    """A copy with no outputs and no execution counts, so "every cell shows [n]" means this run ran it."""
+    nb = json.loads(src.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    dst.write_text(json.dumps(nb))
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """``(base_url, token)`` of a JupyterLab serving copies of the notebooks under test."""
@@ -54,7 +64,7 @@ def lab(tmp_path_factory):
     root.mkdir()
     for stem in CASES:
         if (NOTEBOOKS / f"{stem}.ipynb").is_file():
-            shutil.copy(NOTEBOOKS / f"{stem}.ipynb", root)
+            _copy_without_outputs(NOTEBOOKS / f"{stem}.ipynb", root / f"{stem}.ipynb")
     # a fresh config folder: no news pop-up asking to go online
     (home / "config" / "labconfig").mkdir(parents=True)
     (home / "config" / "labconfig" / "page_config.json").write_text(
@@ -89,14 +99,21 @@ def lab(tmp_path_factory):
 
 def run_all(page, base: str, token: str, stem: str) -> None:
     """Open the notebook, clear its outputs, run all cells from the Run menu, wait, and fail on an error."""
-    page.goto(f"{base}/lab/tree/{stem}.ipynb?token={token}")
+    page.goto(f"{base}/lab/tree/{stem}.ipynb?reset&token={token}")     # reset: no tabs from the last test
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=STARTUP_S * 1000)
     page.get_by_text(re.compile(r"\| Idle$")).first.wait_for(timeout=STARTUP_S * 1000)
-    for menu, item in (("Edit", "Clear Outputs of All Cells"), ("Run", "Run All Cells")):
-        page.locator(".lm-MenuBar-item", has_text=re.compile(f"^{menu}$")).click()
-        page.locator(".lm-Menu-item:not(.lm-mod-disabled)", has_text=re.compile(f"^{item}")).first.click()
-    # done when every code cell shows an execution count again and the status bar says the kernel is idle
+    prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
+    started = re.compile(r"\[(\*|\d+)\]")
+    for _attempt in range(3):           # a click that lands while the page is still settling does nothing
+        page.locator(".lm-MenuBar-item", has_text=re.compile("^Run$")).click()
+        page.locator(".lm-Menu-item:not(.lm-mod-disabled)", has_text=re.compile("^Run All Cells")).first.click()
+        try:
+            prompts.filter(has_text=started).first.wait_for(timeout=30_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+    # done when every code cell shows an execution count (the copies start with none) and the kernel is idle
     page.wait_for_function(
         """() => {
             const prompts = Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt'));
