@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..exercises import Wrong, exercise
+from ..guidance import cfg_combine
 from ..seeding import make_generator
 
 
@@ -16,8 +17,7 @@ def _check_cfg(answer) -> None:
     eps_uncond, eps_cond = torch.randn(2, 3, 4, 4, generator=g), torch.randn(2, 3, 4, 4, generator=g)
     for w in (0.0, 1.0, 2.5, 7.5):
         got = answer(eps_uncond, eps_cond, w)
-        # diffusers' StableDiffusionPipeline: noise_pred_uncond + guidance_scale * (noise_pred_text - noise_pred_uncond)
-        expected = eps_uncond + w * (eps_cond - eps_uncond)
+        expected = cfg_combine(eps_uncond, eps_cond, w)        # the course's CFG, tested equal to diffusers
         if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
             raise Wrong("my_cfg should return a tensor shaped like its inputs.")
         if w == 0.0 and torch.allclose(got, eps_cond, atol=1e-5):
