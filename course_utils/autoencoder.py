@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
 
+from .forward import gaussian_noise
+
 __all__ = ["VAEConfig", "build_vae", "vae_loss", "encode_latents", "latent_scaling_factor",
            "reconstruction_errors", "psnr"]
 
@@ -57,7 +59,7 @@ def vae_loss(vae: AutoencoderKL, batch: torch.Tensor | tuple, generator: torch.G
     """The autoencoder's loss on images [B, 3, H, W] in [-1, 1] (or a tuple whose first item they are)."""
     x = batch[0] if isinstance(batch, (tuple, list)) else batch
     posterior = vae.encode(x).latent_dist
-    z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=generator).to(x.device)
+    z = posterior.mean + posterior.std * gaussian_noise(posterior.mean.shape, generator, device=x.device)
     x_hat = vae.decode(z).sample
     # L = (Σ |x − x̂| + β · Σ KL(q(z|x) ‖ N(0, I))) / number of pixel values
     rec = (x_hat - x).abs().sum()
@@ -80,7 +82,7 @@ def encode_latents(vae: AutoencoderKL, images: torch.Tensor, batch_size: int = 2
 
 def latent_scaling_factor(mean: torch.Tensor, std: torch.Tensor, generator: torch.Generator) -> float:
     """s = 1 / std(z) over latents z ~ q(z | x) drawn from the cache (mean, std [N, 4, h, w])."""
-    z = mean + std * torch.randn(mean.shape, generator=generator)
+    z = mean + std * gaussian_noise(mean.shape, generator, device=mean.device)
     # s = 1 / std(z): the diffusion model then sees latents z · s of unit variance
     return float(1.0 / z.flatten().std())
 
@@ -101,5 +103,5 @@ def reconstruction_errors(vae: AutoencoderKL, images: torch.Tensor, batch_size: 
         z = vae.encode(images[i:i + batch_size].to(device)).latent_dist.mean
         outs.append(vae.decode(z).sample.clamp(-1, 1).cpu())
     rec = torch.cat(outs)
-    mse = float(F.mse_loss(rec, images))
+    mse = float(F.mse_loss(rec, images.cpu().float()))       # rec came back to the CPU
     return rec, {"mse": round(mse, 6), "psnr_db": round(psnr(mse), 2)}

@@ -20,8 +20,12 @@ from typing import Any, Callable, Hashable, Sequence
 
 import torch
 
-__all__ = ["check_guidance_scale", "cfg_combine", "split_guided", "stack_conditions", "guided_denoise",
+__all__ = ["DEFAULT_GUIDANCE", "check_guidance_scale", "cfg_combine", "split_guided", "stack_conditions", "guided_denoise",
            "guided_pixel_samples", "diversity", "adherence_and_diversity"]
+
+#: The guidance scale the storybook text-to-image pipeline uses unless told otherwise: measured best on
+#: held-out prompts (benchmarks/text_to_image_adherence.py), and diffusers' own default.
+DEFAULT_GUIDANCE = 7.5
 
 #: ``model(x_t, t, condition) -> ε̂``: the network with its condition as a third argument.
 ConditionalModel = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]

@@ -23,14 +23,13 @@ import torch
 
 from .checkpoints import DATA_DIR, CheckpointError, verify_manifest
 from .env import pick_device
-from .guidance import check_guidance_scale
+from .guidance import DEFAULT_GUIDANCE, check_guidance_scale
 from .text_to_image import StableDiffusionPipeline, course_words
 
 __all__ = ["DEFAULT_SOURCE", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "REBUILD", "StorybookPipeline",
            "prompt_vocabulary", "check_prompt", "check_size", "resolve_source", "load_text_to_image"]
 
 DEFAULT_SOURCE = "data/storybook-sd"
-DEFAULT_GUIDANCE = 7.5           # measured best on held-out prompts (benchmarks/text_to_image_adherence.py)
 DEFAULT_STEPS = 25
 REBUILD = "python -m course_utils.train storybook-sd"
 _REPO = DATA_DIR.parent

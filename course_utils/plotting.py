@@ -131,11 +131,14 @@ def animate_images(frames: torch.Tensor, titles: Sequence[str] | None = None, *,
         if given is not None and len(given) != want:
             raise ValueError(f"got {len(given)} {name} for {want} {'frames' if name == 'titles' else 'columns'}.")
     arr = to_numpy_images(frames.flatten(0, 1), value_range).reshape(F, N, *frames.shape[-2:], -1)
+    gray = arr.shape[-1] == 1                     # one channel: draw it in grey, as show_images does
+    if gray:
+        arr = arr[..., 0]
     fig, axes = plt.subplots(1, N, figsize=(size * N, size + 0.5), squeeze=False)
     shown = []
     for j, ax in enumerate(axes[0]):
         ax.axis("off")
-        shown.append(ax.imshow(arr[0, j], vmin=0, vmax=1))
+        shown.append(ax.imshow(arr[0, j], vmin=0, vmax=1, cmap="gray" if gray else None))
         if labels is not None:
             ax.set_title(labels[j], fontsize=8)
     heading = fig.suptitle(titles[0] if titles else "", fontsize=9)

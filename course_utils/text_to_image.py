@@ -8,7 +8,7 @@ Every part is the class Stable Diffusion uses, only much smaller: the tokenizer'
 learned here from the course's captions with the ``tokenizers`` library (so every course word is one
 token), the text encoder and the UNet are trained together on cached VAE latents, and the whole thing
 is saved with ``StableDiffusionPipeline.save_pretrained`` into ``data/storybook-sd``. The training
-recipe lives in ``course_utils/text_to_image_recipe.py`` (``python -m course_utils.train storybook-sd``).
+recipe lives in ``course_utils/text_to_image_train.py`` (``python -m course_utils.train storybook-sd``).
 
 Training objective of the UNet (and, through it, of the text encoder), on scaled latents z_0 = s · z:
 
@@ -28,7 +28,8 @@ from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from transformers.utils import logging as _hf_logging
 
-from .forward import q_sample
+from .forward import gaussian_noise, q_sample
+from .guidance import DEFAULT_GUIDANCE
 
 # Importing the pipeline makes transformers warn, once, that CLIPImageProcessor falls back to its PIL
 # version because torchvision is not installed. No image processor is used here (no safety checker),
@@ -210,9 +211,9 @@ def latent_diffusion_loss(model: TextToImageModel, batch: dict[str, torch.Tensor
     mean, std = batch["mean"], batch["std"]
     B, device = mean.shape[0], mean.device
     # z_0 = s · (μ + σ · n): a draw from the VAE's posterior, scaled to unit variance
-    z0 = batch["scale"] * (mean + std * torch.randn(mean.shape, generator=generator).to(device))
+    z0 = batch["scale"] * (mean + std * gaussian_noise(mean.shape, generator, device=device))
     t = torch.randint(0, len(model.alphas_cumprod), (B,), generator=generator).to(device)
-    eps = torch.randn(mean.shape, generator=generator).to(device)
+    eps = gaussian_noise(mean.shape, generator, device=device)
     ids = drop_captions(batch["ids"], batch["empty_ids"], generator, p_uncond)
     # z_t = √ᾱ_t · z_0 + √(1 − ᾱ_t) · ε
     z_t = q_sample(z0, t, model.alphas_cumprod, eps)
@@ -263,7 +264,8 @@ def untrained_pipeline(config: SDConfig | None = None, vae_config=None, *, seed:
 
 @torch.no_grad()
 def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str], *, generator: torch.Generator,
-                          num_inference_steps: int = 25, guidance_scale: float = 4.0, callback=None) -> torch.Tensor:
+                          num_inference_steps: int = 25, guidance_scale: float = DEFAULT_GUIDANCE,
+                          callback=None) -> torch.Tensor:
     """What ``pipe(prompts, generator=…, output_type="pt")`` computes, from the course's pieces: images [B, 3, H, W] in [0, 1].
 
     (For guidance_scale ≤ 1 diffusers skips guidance and runs the conditional model alone; this always guides.)

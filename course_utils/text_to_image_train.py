@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from . import storybook
 from .autoencoder import VAEConfig, build_vae, encode_latents, latent_scaling_factor, reconstruction_errors, vae_loss
 from .checkpoints import write_manifest
+from .distributed import parameter_digest
 from .env import pick_device
 from .seeding import make_generator
 from .text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build_text_encoder, build_unet,
@@ -106,18 +107,19 @@ def partial_caption(composition: tuple[str, str, str], keep: Sequence[bool], art
     return "a " + text if article and keep[0] else text
 
 
-def _cached(path: Path, make, stage: str) -> tuple[dict[str, torch.Tensor], float]:
-    """Tensors saved at ``path`` by an earlier session, or made now and saved; with the seconds making took
-    (kept in run_dir/times.json under ``stage``, so a resumed run still reports them)."""
+def _cached(path: Path, make, stage: str, key: dict) -> tuple[dict[str, torch.Tensor], float]:
+    """Tensors saved at ``path`` by an earlier session with the same ``key`` (what they were made from), or
+    made now and saved; with the seconds making took (kept in run_dir/times.json under ``stage``, so a
+    resumed run still reports them). A changed key (another seed, pool size, VAE) rebuilds the cache."""
     times_path = path.parent / "times.json"
     times = json.loads(times_path.read_text()) if times_path.exists() else {}
-    if path.exists() and stage in times:
+    if path.exists() and stage in times and times.get(f"{stage}_key") == key:
         return load_file(path), times[stage]
     t0 = time.time()
     tensors = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, path)
-    times[stage] = round(time.time() - t0, 1)
+    times[stage], times[f"{stage}_key"] = round(time.time() - t0, 1), key
     times_path.write_text(json.dumps(times))
     return tensors, times[stage]
 
@@ -190,7 +192,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     # 2. the pool of training renders, then the VAE
     pool, times["render_pool_s"] = _cached(
         run_dir / "pool.safetensors", lambda: dict(zip(("images", "comp"), render_pool(recipe.pool_size, recipe.seed))),
-        "render_pool")
+        "render_pool", key={"pool_size": recipe.pool_size, "seed": recipe.seed})
     images, comp = pool["images"], pool["comp"]
     vae = build_vae(recipe.vae, seed=recipe.seed)
 
@@ -209,7 +211,8 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     # 3. the latent cache and the scaling factor
     cache, times["encode_cache_s"] = _cached(
         run_dir / "latents.safetensors", lambda: dict(zip(("mean", "std"), encode_latents(vae, pool_images(images)))),
-        "encode_cache")
+        "encode_cache", key={"pool_size": recipe.pool_size, "seed": recipe.seed, "vae_steps": vae_result.steps_done,
+                             "vae_sha256": parameter_digest(vae)})
     scale = latent_scaling_factor(cache["mean"], cache["std"], make_generator(recipe.seed))
     vae.register_to_config(scaling_factor=scale)
 

@@ -107,6 +107,10 @@ def test_hand_written_loop_equals_stable_diffusion_pipeline(tiny_pipe):
                        output_type="pt").images
     assert ours.shape == theirs.shape == (2, 3, 64, 64)
     assert float((ours - theirs).abs().max()) <= 1e-5
+    # and with nothing passed, both use the same guidance scale
+    ours = text_to_image_by_hand(tiny_pipe, prompts[:1], generator=make_generator(1), num_inference_steps=2)
+    theirs = tiny_pipe(prompts[:1], generator=make_generator(1), num_inference_steps=2, output_type="pt").images
+    assert float((ours - theirs).abs().max()) <= 1e-5
 
 
 def test_guided_pixel_samples_matches_the_hand_built_guided_sampler():

@@ -66,3 +66,10 @@ def test_animate_images_one_frame_per_step():
         plotting.animate_images(frames[0])
     with pytest.raises(ValueError, match="2 titles for 3 frames"):
         plotting.animate_images(frames, ["a", "b"])
+
+
+def test_animate_images_draws_one_channel_in_grey():
+    frames = torch.linspace(-1, 1, 2).view(2, 1, 1, 1, 1).expand(2, 1, 1, 4, 4)     # 2 frames, 1 grey image
+    anim = plotting.animate_images(frames, value_range=(-1, 1))
+    image = anim._fig.axes[0].images[0]
+    assert image.get_cmap().name == "gray" and image.get_array().shape == (4, 4)

@@ -189,6 +189,15 @@ def test_recipe_builds_a_loadable_pipeline_and_resumes(tmp_path):
     again = build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=tiny, progress=False)
     assert again["resumed_from"] == {"vae": 2, "text_unet": 2}            # nothing retrained
     assert again["wall_time_s"]["vae_train_s"] == record["wall_time_s"]["vae_train_s"]
+    cache = tmp_path / "run" / "latents.safetensors"
+    times = lambda: json.loads((tmp_path / "run" / "times.json").read_text())          # noqa: E731
+    made = (cache.stat().st_mtime_ns, times()["encode_cache_key"])
+    assert made[1]["vae_steps"] == 2
+    build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=replace(tiny, vae_steps=3), progress=False)
+    # the VAE trained one more step: latents encoded by the old VAE must not be reused
+    assert times()["encode_cache_key"]["vae_steps"] == 3
+    assert times()["encode_cache_key"]["vae_sha256"] != made[1]["vae_sha256"]
+    assert cache.stat().st_mtime_ns != made[0]
 
 
 # ----------------------------------------------------------------------------- the shipped model
