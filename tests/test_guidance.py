@@ -94,6 +94,13 @@ def test_guided_denoise_drives_the_course_sampler_with_label_conditions():
     a = sample(guided, scheduler, (2, 3, 32, 32), generator=make_generator(934743), num_inference_steps=2, device="cpu")
     b = sample(guided, scheduler, (2, 3, 32, 32), generator=make_generator(934743), num_inference_steps=2, device="cpu")
     assert a.shape == (2, 3, 32, 32) and torch.equal(a, b) and math.isfinite(float(a.abs().max()))
+    # one call of the wrapper is ε_uncond + w (ε_cond − ε_uncond), the unconditional row being all NULL
+    x, t = torch.randn(2, 3, 32, 32, generator=make_generator(0)), torch.tensor(500)
+    with torch.no_grad():
+        eps_cond, eps_uncond = model(x, t, labels), model(x, t, torch.full((2, 3), NULL))
+        got = guided(x, t)
+    assert not torch.allclose(eps_cond, eps_uncond, atol=1e-4)          # the labels make a difference
+    assert torch.allclose(got, cfg_combine(eps_uncond, eps_cond, 3.0), atol=1e-5)
 
 
 def test_hand_written_loop_equals_stable_diffusion_pipeline(tiny_pipe):
@@ -129,8 +136,8 @@ def test_guided_pixel_samples_matches_the_hand_built_guided_sampler():
 def test_diversity_is_the_mean_pairwise_distance_within_groups():
     from course_utils.guidance import diversity
     feats = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [0.0, 0.0], [9.0, 9.0]])
-    # group "a": one pair at distance 5; group "b": three identical points, distance 0; "c" alone is skipped
-    assert diversity(feats, ["a", "a", "b", "b", "c"][:4] + ["c"]) == pytest.approx(2.5)
+    # group "a": one pair at distance 5; group "b": two identical points, distance 0; "c" alone is skipped
+    assert diversity(feats, ["a", "a", "b", "b", "c"]) == pytest.approx(2.5)
     assert diversity(feats[:2], ["a", "a"]) == pytest.approx(5.0)
     with pytest.raises(ValueError, match="one group per row"):
         diversity(feats, ["a", "b"])
