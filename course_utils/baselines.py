@@ -24,8 +24,8 @@ from .checkpoints import data_path
 from .seeding import make_generator
 
 __all__ = ["render_pool", "pool_batches", "Contender", "count_calls", "training_minutes", "real_contender", "vae_contender", "gan_contender",
-           "diffusion_contender", "shipped_contenders", "compare", "format_table", "mean_pairwise_distance", "sharpness",
-           "COLUMNS", "RESULTS_FILE", "load_results", "show_rows"]
+           "diffusion_contender", "shipped_contenders", "compare", "format_table", "sharpness",
+           "COLUMNS", "RESULTS_FILE", "load_results"]
 
 SampleFn = Callable[[int, torch.Generator], torch.Tensor]
 #: Where ``benchmarks/compare_generators.py`` writes its table (notebook 08 reads it).
@@ -126,16 +126,6 @@ def shipped_contenders(*, ddpm_n: int | None = None, device: str | torch.device 
             diffusion_contender(unet, "DDIM-25"), diffusion_contender(unet, "DDPM-1000", n=ddpm_n)]
 
 
-def mean_pairwise_distance(images: torch.Tensor) -> float:
-    """Mean L2 distance between two different images of a set [N, 3, H, W] (N ≥ 2): 0 = all identical."""
-    if images.dim() != 4 or images.shape[0] < 2:
-        raise ValueError(f"need a batch of at least 2 images [N, 3, H, W], got {tuple(images.shape)}.")
-    flat = images.flatten(1).float()
-    d = torch.cdist(flat, flat)
-    n = flat.shape[0]
-    return float(d.sum() / (n * (n - 1)))
-
-
 def sharpness(images: torch.Tensor) -> float:
     """Mean |Laplacian| per pixel of images [N, C, H, W] in [-1, 1]: edges score high, blur scores low."""
     if images.dim() != 4:
@@ -223,26 +213,3 @@ def load_results(path: str | Path = RESULTS_FILE) -> dict:
     if "rows" not in data:
         raise ValueError(f"{path} holds no 'rows'; it was not written by benchmarks/compare_generators.py.")
     return data
-
-
-def show_rows(rows: dict[str, torch.Tensor], *, size: float = 1.0):
-    """One row of images per entry of ``rows`` (name → images [N, 3, H, W] in [-1, 1]), named on the left."""
-    import matplotlib.pyplot as plt
-    from .plotting import to_numpy_images
-    if not rows:
-        raise ValueError("rows is empty; pass {name: images} with at least one entry.")
-    arrays = {name: to_numpy_images(images) for name, images in rows.items()}
-    ncols = max(len(a) for a in arrays.values())
-    fig, axes = plt.subplots(len(arrays), ncols, figsize=(size * ncols + 1.2, size * len(arrays)), squeeze=False)
-    for r, (name, arr) in enumerate(arrays.items()):
-        for c, ax in enumerate(axes[r]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if c < len(arr):
-                ax.imshow(arr[c])
-        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    fig.tight_layout()
-    return fig

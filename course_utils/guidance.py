@@ -102,16 +102,9 @@ def guided_pixel_samples(model: torch.nn.Module, labels: torch.Tensor, guidance_
                          generator: torch.Generator, num_inference_steps: int) -> torch.Tensor:
     """Images [N, 3, H, W] in [-1, 1] from the pixel denoiser (``course_utils.denoiser``), one per label row
     [N, 3], guided with scale w; the unconditional rows are all NULL ("any subject, action, place")."""
-    from .denoiser import NULL
-    from .samplers import sample
-    device = next(model.parameters()).device
-    labels = labels.to(device)
-    uncond = torch.full((1, labels.shape[1]), NULL, dtype=labels.dtype, device=device)
-    denoise = guided_denoise(lambda x, t, c: model(x, t, c), labels, uncond, guidance_scale)
-    size = model.config.sample_size
-    images = sample(denoise, scheduler, (labels.shape[0], 3, size, size), generator=generator,
-                    num_inference_steps=num_inference_steps, device=device)
-    return images.clamp(-1, 1)
+    from .denoiser import generate
+    return generate(model, scheduler, labels=labels, generator=generator, num_inference_steps=num_inference_steps,
+                    guidance_scale=guidance_scale)
 
 
 def diversity(features: torch.Tensor, groups: Sequence[Hashable]) -> float:
@@ -121,17 +114,15 @@ def diversity(features: torch.Tensor, groups: Sequence[Hashable]) -> float:
     if feats.dim() != 2 or feats.shape[0] != len(groups):
         raise ValueError(f"features must be [N, D] with one group per row; got {tuple(feats.shape)} and "
                          f"{len(groups)} groups.")
+    from .metrics import mean_pairwise_distance
     per_group = []
     for g in dict.fromkeys(groups):
         f = feats[[i for i, x in enumerate(groups) if x == g]]
-        if len(f) < 2:
-            continue
-        # d̄ = mean over pairs i < j of ‖f_i − f_j‖
-        d = torch.cdist(f, f)
-        per_group.append(d.sum() / (len(f) * (len(f) - 1)))
+        if len(f) >= 2:
+            per_group.append(mean_pairwise_distance(f))
     if not per_group:
         raise ValueError("diversity needs at least one group with two or more samples.")
-    return float(torch.stack(per_group).mean())
+    return sum(per_group) / len(per_group)
 
 
 def adherence_and_diversity(images: torch.Tensor, captions: Sequence[str]) -> dict[str, float]:

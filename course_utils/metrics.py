@@ -27,7 +27,7 @@ from .env import pick_device
 from .judge import ATTRIBUTES, KIND, Judge, load
 
 __all__ = ["load_judge", "check_images", "judge_features", "judge_labels", "adherence", "frechet_distance",
-           "judge_fid", "polynomial_mmd2", "judge_kid", "coverage"]
+           "judge_fid", "polynomial_mmd2", "judge_kid", "coverage", "mean_pairwise_distance"]
 
 
 @lru_cache(maxsize=4)
@@ -174,3 +174,15 @@ def coverage(images: torch.Tensor, min_count: int = 1) -> float:
     labels = judge_labels(images)
     _, counts = torch.unique(labels, dim=0, return_counts=True)
     return int((counts >= min_count).sum()) / len(storybook.ALL_COMPOSITIONS)
+
+
+def mean_pairwise_distance(x: torch.Tensor) -> float:
+    """Mean L2 distance between two different rows of a batch [N, ...] (N ≥ 2; images or features),
+    each row flattened: 0 = all identical."""
+    if x.dim() < 2 or x.shape[0] < 2:
+        raise ValueError(f"need a batch of at least 2 rows [N, ...], got {tuple(x.shape)}.")
+    flat = torch.as_tensor(x).flatten(1).double()
+    # d̄ = Σ_{i≠j} ‖x_i − x_j‖ / (N (N − 1))
+    d = torch.cdist(flat, flat)
+    n = flat.shape[0]
+    return float(d.sum() / (n * (n - 1)))

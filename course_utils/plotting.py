@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 __all__ = ["PALETTE", "use_course_style", "to_numpy_images", "show_images", "show_histogram",
-           "plot_curves", "animate_images", "close_all"]
+           "plot_curves", "show_rows", "animate_images", "close_all"]
 
 #: Okabe–Ito colour-blind-safe palette: the course's line colours, in order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -112,6 +112,27 @@ def plot_curves(x: Sequence[float], curves: dict[str, Sequence[float]], *, xlabe
         ax.set_title(title)
     if len(curves) > 1:
         ax.legend()
+    return fig
+
+
+def show_rows(rows: dict[str, torch.Tensor], *, size: float = 1.0):
+    """One row of images per entry of ``rows`` (name → images [N, 3, H, W] in [-1, 1]), named on the left."""
+    if not rows:
+        raise ValueError("rows is empty; pass {name: images} with at least one entry.")
+    arrays = {name: to_numpy_images(images) for name, images in rows.items()}
+    ncols = max(len(a) for a in arrays.values())
+    fig, axes = plt.subplots(len(arrays), ncols, figsize=(size * ncols + 1.2, size * len(arrays)), squeeze=False)
+    for r, (name, arr) in enumerate(arrays.items()):
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(arr):
+                ax.imshow(arr[c])
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
     return fig
 
 

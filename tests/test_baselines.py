@@ -191,15 +191,6 @@ def test_count_calls_counts_forward_passes():
     assert calls[0] == 3
 
 
-def test_mean_pairwise_distance():
-    same = torch.zeros(3, 3, 2, 2)
-    assert baselines.mean_pairwise_distance(same) == 0
-    two = torch.stack([torch.zeros(3, 2, 2), torch.ones(3, 2, 2)])
-    assert baselines.mean_pairwise_distance(two) == pytest.approx(math.sqrt(12))
-    with pytest.raises(ValueError, match="at least 2"):
-        baselines.mean_pairwise_distance(same[:1])
-
-
 def test_sharpness_is_high_for_edges_and_zero_for_flat_images():
     flat = torch.zeros(2, 3, 8, 8)
     assert baselines.sharpness(flat) == 0
@@ -244,15 +235,6 @@ def test_load_results_explains_a_missing_file(tmp_path):
         baselines.load_results(tmp_path / "nope.json")
     (tmp_path / "r.json").write_text(json.dumps({"rows": [], "command": "x"}))
     assert baselines.load_results(tmp_path / "r.json")["command"] == "x"
-
-
-def test_show_rows_draws_one_labelled_row_per_model():
-    fig = baselines.show_rows({"a": images(3), "b": images(2, seed=1)})
-    axes = fig.axes
-    assert len(axes) == 6 and axes[0].get_ylabel() == "a" and axes[3].get_ylabel() == "b"
-    assert len(axes[5].images) == 0 and len(axes[4].images) == 1          # row b has 2 images in 3 columns
-    with pytest.raises(ValueError, match="rows is empty"):
-        baselines.show_rows({})
 
 
 def test_gan_training_is_reproducible_from_its_seed():

@@ -70,18 +70,36 @@ def test_drop_conditions_rates_and_determinism():
     assert torch.equal(drop_conditions(labels, make_generator(1), 0.0, 0.0), labels)
 
 
+def redraw(model, batch, seed: int):
+    """The draws denoising_loss makes with make_generator(seed), in the same order: (t, ε, c, x_t)."""
+    g = make_generator(seed)
+    x0, labels = batch
+    t = torch.randint(0, model.config.num_train_timesteps, (x0.shape[0],), generator=g)
+    eps = torch.randn(x0.shape, generator=g)
+    c = drop_conditions(labels, g)
+    return t, eps, c, q_sample(x0, t, model.alphas_cumprod, eps)
+
+
 def test_loss_is_the_epsilon_objective_written_out():
     model = build_model(TINY).eval()
     batch = tiny_batch()
     loss = denoising_loss(model, batch, make_generator(9))
-    g = make_generator(9)                                        # the same draws, in the same order
-    x0, labels = batch
-    t = torch.randint(0, 50, (4,), generator=g)
-    eps = torch.randn(x0.shape, generator=g)
-    c = drop_conditions(labels, g)
-    x_t = q_sample(x0, t, model.alphas_cumprod, eps)
+    t, eps, c, x_t = redraw(model, batch, 9)
     expected = ((eps - model(x_t, t, c)) ** 2).mean()
     assert torch.allclose(loss, expected)
+
+
+def test_min_snr_loss_weights_each_image_by_min_snr_over_snr():
+    model = build_model(TINY).eval()
+    batch = tiny_batch()
+    loss = denoising_loss(model, batch, make_generator(9), snr_gamma=0.5)
+    t, eps, c, x_t = redraw(model, batch, 9)
+    per_image = ((eps - model(x_t, t, c)) ** 2).mean(dim=(1, 2, 3))
+    snr = model.alphas_cumprod[t] / (1 - model.alphas_cumprod[t])
+    weight = torch.minimum(snr, torch.tensor(0.5)) / snr
+    assert torch.allclose(loss, (weight * per_image).mean())
+    assert bool((weight < 1).any()) and bool((weight <= 1).all())          # some images really are down-weighted
+    assert not torch.allclose(loss, denoising_loss(model, batch, make_generator(9)))   # None = the plain loss
 
 
 def test_a_short_training_lowers_the_loss():
@@ -175,6 +193,21 @@ def test_generate_is_seeded_and_checks_its_arguments():
         generate(model, scheduler, n=1, generator=make_generator(1), num_inference_steps=0)
     with pytest.raises(ValueError, match="generator is on cuda.*make_generator"):
         generate(model, scheduler, n=1, generator=_FakeCudaGenerator(), num_inference_steps=2)
+    with pytest.raises(ValueError, match="guidance_scale needs labels"):
+        run(1, n=2, guidance_scale=3.0)
+
+
+def test_guided_generate_at_scale_one_is_conditional_generate():
+    # w = 1: ε̂(∅) + 1·(ε̂(c) − ε̂(∅)) = ε̂(c), so guiding changes nothing but the cost (up to float rounding)
+    from course_utils.schedulers import DDIMScheduler
+    model = build_model(TINY).eval()
+    scheduler = DDIMScheduler(**scheduler_config(model))
+    _, labels = tiny_batch()
+    run = lambda **kw: generate(model, scheduler, labels=labels, generator=make_generator(3),  # noqa: E731
+                                num_inference_steps=3, **kw)
+    plain = run()
+    assert torch.allclose(run(guidance_scale=1.0), plain, atol=1e-5)
+    assert not torch.allclose(run(guidance_scale=4.0), plain, atol=1e-3)
 
 
 def test_samplers_presets_share_the_training_schedule():

@@ -1,6 +1,8 @@
 """Metrics with the shipped judge: adherence, judge-FID, judge-KID, coverage, and input checks."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +132,13 @@ def test_fid_and_kid_need_two_images(real_a):
         metrics.judge_fid(real_a[0][:1], real_a[0])
     with pytest.raises(ValueError, match="at least 2"):
         metrics.judge_kid(real_a[0], real_a[0][:1])
+
+
+def test_mean_pairwise_distance():
+    same = torch.zeros(3, 3, 2, 2)
+    assert metrics.mean_pairwise_distance(same) == 0
+    two = torch.stack([torch.zeros(3, 2, 2), torch.ones(3, 2, 2)])
+    assert metrics.mean_pairwise_distance(two) == pytest.approx(math.sqrt(12))
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.mean_pairwise_distance(same[:1])
+    assert metrics.mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)   # features too

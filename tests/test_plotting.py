@@ -73,3 +73,13 @@ def test_animate_images_draws_one_channel_in_grey():
     anim = plotting.animate_images(frames, value_range=(-1, 1))
     image = anim._fig.axes[0].images[0]
     assert image.get_cmap().name == "gray" and image.get_array().shape == (4, 4)
+
+
+def test_show_rows_draws_one_labelled_row_per_model():
+    fig = plotting.show_rows({"a": torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+                              "b": torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1})
+    axes = fig.axes
+    assert len(axes) == 6 and axes[0].get_ylabel() == "a" and axes[3].get_ylabel() == "b"
+    assert len(axes[5].images) == 0 and len(axes[4].images) == 1          # row b has 2 images in 3 columns
+    with pytest.raises(ValueError, match="rows is empty"):
+        plotting.show_rows({})
