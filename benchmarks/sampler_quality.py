@@ -18,35 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import torch
 from _common import RESULTS, device_label, save
 
 from course_utils import metrics, storybook
-from course_utils.denoiser import SAMPLERS, generate, load_denoiser, make_sampler
+from course_utils.denoiser import SAMPLERS, load_denoiser, score_sampler
 from course_utils.seeding import make_generator
 
 NAME = "sampler_quality"
 
 
-def draw(model, name: str, n: int, seed: int, batch_size: int) -> tuple[torch.Tensor, float]:
-    """n unconditional samples with sampler ``name`` (batch i uses seed + i); (images, seconds)."""
-    scheduler, steps = make_sampler(name, model)
-    t0, out = time.perf_counter(), []
-    for i, start in enumerate(range(0, n, batch_size)):
-        size = min(batch_size, n - start)
-        out.append(generate(model, scheduler, n=size, generator=make_generator(seed + i),
-                            num_inference_steps=steps).cpu())
-    return torch.cat(out), time.perf_counter() - t0
-
-
 def score(model, name: str, n: int, real: torch.Tensor, args) -> dict:
     """Draw n samples with sampler ``name`` and score them against ``real`` (n renders)."""
-    fake, seconds = draw(model, name, n, args.seed, args.batch_size)
-    return {"steps": SAMPLERS[name][1], "n": n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
-            "judge_kid": round(metrics.judge_kid(real, fake), 5), "coverage": round(metrics.coverage(fake), 3),
-            "seconds_per_image": round(seconds / n, 4)}
+    row, _ = score_sampler(model, name, real[:n], seed=args.seed, batch_size=args.batch_size)
+    return row
 
 
 def main() -> None:

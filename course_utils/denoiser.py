@@ -37,7 +37,7 @@ from .seeding import make_generator
 
 __all__ = ["KIND", "NULL", "DenoiserConfig", "StorybookDenoiser", "build_model", "drop_conditions",
            "denoising_loss", "load_denoiser", "make_denoise", "labels_from_captions", "generate",
-           "scheduler_config", "SAMPLERS", "make_sampler", "evaluate", "record_metrics", "RECIPE", "build"]
+           "scheduler_config", "SAMPLERS", "make_sampler", "score_sampler", "evaluate", "record_metrics", "RECIPE", "build"]
 
 KIND = "pixel-unet"
 #: Label value meaning "no condition on this attribute" (mapped to each embedding's extra row).
@@ -246,6 +246,28 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
                     (count, 3, size, size), generator=generator, num_inference_steps=num_inference_steps,
                     callback=callback, device=device, progress=progress)
     return images.clamp(-1, 1)
+
+
+def score_sampler(model: StorybookDenoiser, name: str, real: torch.Tensor, *, seed: int = 5,
+                  batch_size: int = 250) -> tuple[dict, torch.Tensor]:
+    """Draw as many unconditional samples as ``real`` has renders with sampler ``name`` (batch i uses
+    generator seed + i) and score them; ``(row, samples)``, the row holding judge-FID and judge-KID
+    against ``real``, coverage and seconds per image.
+
+    Notebook 05 and ``benchmarks/sampler_quality.py`` both measure samplers with this."""
+    from . import metrics
+    scheduler, steps = make_sampler(name, model)
+    n, out = real.shape[0], []
+    start = time.perf_counter()
+    for i, first in enumerate(range(0, n, batch_size)):
+        out.append(generate(model, scheduler, n=min(batch_size, n - first), generator=make_generator(seed + i),
+                            num_inference_steps=steps).cpu())
+    seconds = time.perf_counter() - start
+    fake = torch.cat(out)
+    row = {"steps": steps, "n": n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
+           "judge_kid": round(metrics.judge_kid(real, fake), 5), "coverage": round(metrics.coverage(fake), 3),
+           "seconds_per_image": round(seconds / n, 4)}
+    return row, fake
 
 
 def evaluate(model: StorybookDenoiser, *, n: int = 1000, per_seen: int = 2, per_held_out: int = 8,

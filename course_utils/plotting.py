@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 __all__ = ["PALETTE", "use_course_style", "to_numpy_images", "show_images", "show_histogram",
-           "plot_curves", "show_rows", "animate_images", "close_all"]
+           "plot_curves", "show_bars", "show_rows", "animate_images", "close_all"]
 
 #: Okabe–Ito colour-blind-safe palette: the course's line colours, in order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -112,6 +112,29 @@ def plot_curves(x: Sequence[float], curves: dict[str, Sequence[float]], *, xlabe
         ax.set_title(title)
     if len(curves) > 1:
         ax.legend()
+    return fig
+
+
+def show_bars(values: dict[str, float], *, line: float | None = None, line_label: str = "", xlabel: str = "",
+              title: str | None = None) -> plt.Figure:
+    """Horizontal bars, one per named value (top to bottom in dict order), each labelled with its value;
+    ``line`` draws a dashed reference (e.g. the real-vs-real floor of a metric)."""
+    if not values:
+        raise ValueError("values is empty; pass {name: number} with at least one entry.")
+    names, numbers = list(values), [float(v) for v in values.values()]
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(names) + 1.4))
+    ax.barh(names, numbers, color=PALETTE[0])
+    right = max(numbers + ([line] if line is not None else []))
+    for y, v in enumerate(numbers):
+        ax.text(v + 0.01 * right, y, f"{v:.1f}", va="center", fontsize=8)
+    if line is not None:
+        ax.axvline(line, color=PALETTE[3], ls="--", lw=1.5, label=line_label or None)
+        if line_label:
+            ax.legend(loc="lower right")
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel, xlim=(0, 1.15 * right))
+    if title:
+        ax.set_title(title)
     return fig
 
 

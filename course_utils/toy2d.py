@@ -239,13 +239,19 @@ def plot_points(points: torch.Tensor, *, ax: plt.Axes | None = None, title: str 
     return ax.figure
 
 
-def plot_trajectories(traj: Trajectory, *, ax: plt.Axes | None = None, n: int = 30, title: str | None = None,
-                      color: str = PALETTE[0], data: torch.Tensor | None = None, lim: float = 2.5) -> plt.Figure:
-    """The paths of the first ``n`` points from noise (grey dot) to their end (red dot), over ``data`` if given."""
+def plot_trajectories(traj: Trajectory | torch.Tensor, *, ax: plt.Axes | None = None, n: int = 30,
+                      title: str | None = None, color: str = PALETTE[0], data: torch.Tensor | None = None,
+                      lim: float = 2.5) -> plt.Figure:
+    """The paths of the first ``n`` points from noise (grey dot) to their end (red dot), over ``data`` if given.
+
+    ``traj``: a recorded sampling run, or paths [T, N, 2] that start at the noise (row 0)."""
     ax = _axes(ax, lim)
     if data is not None:
         plot_points(data, ax=ax, color=PALETTE[1], size=2, lim=lim)
-    xs = traj.xs[:, :n].numpy()
+    paths = traj.xs if isinstance(traj, Trajectory) else torch.as_tensor(traj)
+    if paths.dim() != 3 or paths.shape[-1] != 2:
+        raise ValueError(f"paths must have shape [T, N, 2], got {tuple(paths.shape)}.")
+    xs = paths[:, :n].numpy()
     for k in range(xs.shape[1]):
         ax.plot(xs[:, k, 0], xs[:, k, 1], color=color, lw=0.6, alpha=0.6)
     ax.scatter(xs[0, :, 0], xs[0, :, 1], s=10, color="grey", zorder=3)

@@ -83,3 +83,15 @@ def test_show_rows_draws_one_labelled_row_per_model():
     assert len(axes[5].images) == 0 and len(axes[4].images) == 1          # row b has 2 images in 3 columns
     with pytest.raises(ValueError, match="rows is empty"):
         plotting.show_rows({})
+
+
+def test_show_bars_one_labelled_bar_per_value_and_a_reference_line():
+    fig = plotting.show_bars({"a": 3.0, "b": 1.5}, line=1.0, line_label="floor", title="t")
+    ax = fig.axes[0]
+    assert [p.get_width() for p in ax.patches] == [3.0, 1.5]
+    assert [t.get_text() for t in ax.texts] == ["3.0", "1.5"] and ax.get_title() == "t"
+    assert ax.lines[0].get_xdata()[0] == 1.0 and ax.get_legend().get_texts()[0].get_text() == "floor"
+    assert ax.get_xlim()[1] > 3.0                                           # the longest bar fits
+    with pytest.raises(ValueError, match="values is empty"):
+        plotting.show_bars({})
+    plotting.close_all()

@@ -111,6 +111,10 @@ def test_plots_return_figures(run):
     for fig in (plot_points(traj.final, title="samples"), plot_trajectories(traj, n=5),
                 plot_score_field(grid, score, data=traj.final, title="score")):
         assert isinstance(fig, matplotlib.figure.Figure)
+    ax = plot_trajectories(traj.xs, n=5).axes[0]                 # a plain [T, N, 2] tensor draws the same paths
+    assert len(ax.lines) == 5 and (ax.lines[0].get_xydata() == traj.xs[:, 0].numpy()).all()
+    with pytest.raises(ValueError, match=r"\[T, N, 2\]"):
+        plot_trajectories(traj.xs[0])
     matplotlib.pyplot.close("all")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..exercises import Wrong, exercise
-from ..flow_matching import x0_eps_from_velocity
+from ..flow_matching import interpolate, x0_eps_from_velocity
 from ..seeding import make_generator
 
 
@@ -21,9 +21,12 @@ def _check_velocity_target(answer) -> None:
     got = answer(x0, eps)
     if not isinstance(got, torch.Tensor) or got.shape != x0.shape:
         raise Wrong("The velocity should be a tensor shaped like x0, [32, 2] here.")
-    if torch.allclose(got, x0 - eps, atol=1e-6):
+    # the right velocity, read back along the line through x_t (flow_matching.x0_eps_from_velocity), gives x0 and ε
+    t = 0.3
+    x_t = interpolate(x0, eps, torch.full((x0.shape[0],), t))
+    if all(torch.allclose(a, b, atol=1e-5) for a, b in zip(x0_eps_from_velocity(x_t, -got, t), (x0, eps))):
         raise Wrong("The sign is flipped: as t grows the point moves from x0 towards ε.")
-    if not torch.allclose(got, eps - x0, atol=1e-6):
+    if not all(torch.allclose(a, b, atol=1e-5) for a, b in zip(x0_eps_from_velocity(x_t, got, t), (x0, eps))):
         raise Wrong("That is not dx_t/dt for x_t = (1 − t) x0 + t ε.")
 
 
