@@ -34,7 +34,7 @@ from .text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build
                             course_captions, latent_diffusion_loss, make_scheduler, save_pipeline, tokenize,
                             train_tokenizer)
 
-__all__ = ["Recipe", "RECIPE", "render_pool", "pool_images", "random_crops", "partial_caption", "generate", "evaluation_prompts",
+__all__ = ["Recipe", "RECIPE", "render_captioned_pool", "pool_images", "random_crops", "partial_caption", "generate", "evaluation_prompts",
            "adherence_report", "build"]
 
 NAME = "storybook-sd"
@@ -70,7 +70,7 @@ RECIPE = Recipe()
 
 
 # ----------------------------------------------------------------------------- data
-def render_pool(n: int, seed: int, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+def render_captioned_pool(n: int, seed: int, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` renders at 64 px cycling through the split's compositions: (uint8 images [n, 3, 64, 64], comp ids [n])."""
     pool = storybook.compositions(split)
     g = make_generator(seed)
@@ -191,7 +191,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
 
     # 2. the pool of training renders, then the VAE
     pool, times["render_pool_s"] = _cached(
-        run_dir / "pool.safetensors", lambda: dict(zip(("images", "comp"), render_pool(recipe.pool_size, recipe.seed))),
+        run_dir / "pool.safetensors", lambda: dict(zip(("images", "comp"), render_captioned_pool(recipe.pool_size, recipe.seed))),
         "render_pool", key={"pool_size": recipe.pool_size, "seed": recipe.seed})
     images, comp = pool["images"], pool["comp"]
     vae = build_vae(recipe.vae, seed=recipe.seed)
@@ -244,7 +244,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     vae.to("cpu")
     pipe = assemble_pipeline(vae, model.text_encoder, tokenizer, model.unet, make_scheduler(recipe.sd))
     t0 = time.time()
-    check = pool_images(render_pool(recipe.eval_reconstructions, recipe.seed + 1, split="all")[0])
+    check = pool_images(render_captioned_pool(recipe.eval_reconstructions, recipe.seed + 1, split="all")[0])
     recon, rec_metrics = reconstruction_errors(vae, check)
     from .metrics import adherence
     comps = [storybook.ALL_COMPOSITIONS[i % 120] for i in range(len(check))]

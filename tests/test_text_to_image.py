@@ -17,7 +17,7 @@ from course_utils.text_to_image import (BOS, EOS, SDConfig, TextToImageModel, bu
                                         course_captions, course_words, drop_captions, latent_diffusion_loss,
                                         make_scheduler, tokenize, train_tokenizer)
 from course_utils.text_to_image_train import (RECIPE, _scaled, build, evaluation_prompts, partial_caption,
-                                              random_crops, render_pool)
+                                              random_crops, render_captioned_pool)
 from sd_tiny import TINY_SD, TINY_VAE, tiny_folder, tiny_pipe  # noqa: F401  (fixtures)
 
 SHIPPED = DATA_DIR / "storybook-sd"
@@ -137,12 +137,12 @@ def test_psnr_formula():
 
 
 # ----------------------------------------------------------------------------- the recipe
-def test_render_pool_is_seeded_and_cycles_through_the_training_compositions():
-    images, comp = render_pool(5, seed=3)
-    again, _ = render_pool(5, seed=3)
+def test_render_captioned_pool_is_seeded_and_cycles_through_the_training_compositions():
+    images, comp = render_captioned_pool(5, seed=3)
+    again, _ = render_captioned_pool(5, seed=3)
     assert images.dtype == torch.uint8 and images.shape == (5, 3, 64, 64) and torch.equal(images, again)
     assert comp.tolist() == [0, 1, 2, 3, 4]
-    assert not torch.equal(render_pool(5, seed=4)[0], images)
+    assert not torch.equal(render_captioned_pool(5, seed=4)[0], images)
 
 
 def test_random_crops_are_windows_of_the_images():
