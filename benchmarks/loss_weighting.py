@@ -21,7 +21,7 @@ import torch
 from _common import device_label, save
 
 from course_utils import metrics, storybook
-from course_utils.denoiser import (DenoiserConfig, build_model, denoising_loss, generate, make_sampler)
+from course_utils.denoiser import DenoiserConfig, build_model, denoising_loss, score_sampler
 from course_utils.seeding import make_generator
 from course_utils.training import TrainConfig, train
 
@@ -36,11 +36,9 @@ def arm(gamma: float | None, steps: int, n: int, real: torch.Tensor) -> dict:
     seconds = time.perf_counter() - t0
     model.load_state_dict(result.ema_state)
     model.eval()
-    scheduler, sampler_steps = make_sampler("DDIM-25", model)
-    fake = torch.cat([generate(model, scheduler, n=min(250, n - s), generator=make_generator(5 + i),
-                               num_inference_steps=sampler_steps) for i, s in enumerate(range(0, n, 250))])
+    row, _ = score_sampler(model, "DDIM-25", real[:n], seed=5, batch_size=250)
     return {"snr_gamma": gamma, "steps": steps, "train_seconds": round(seconds, 1),
-            "judge_fid": round(metrics.judge_fid(real, fake), 3), "coverage": round(metrics.coverage(fake), 3)}
+            "judge_fid": row["judge_fid"], "coverage": row["coverage"]}
 
 
 def main() -> None:

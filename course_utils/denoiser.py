@@ -16,7 +16,6 @@ pixel-unet``).
 from __future__ import annotations
 
 import functools
-
 import json
 import os
 import time
