@@ -34,13 +34,16 @@ from .forward import q_sample
 from .schedules import make_schedule
 from .seeding import make_generator
 
-__all__ = ["KIND", "NULL", "DenoiserConfig", "StorybookDenoiser", "build_model", "drop_conditions",
+__all__ = ["KIND", "NULL", "P_ALL", "P_EACH", "DenoiserConfig", "StorybookDenoiser", "build_model", "drop_conditions",
            "denoising_loss", "load_denoiser", "make_denoise", "labels_from_captions", "generate",
-           "scheduler_config", "SAMPLERS", "make_sampler", "score_sampler", "evaluate", "record_metrics", "RECIPE", "build"]
+           "scheduler_config", "SAMPLERS", "make_sampler", "generate_in_batches", "score_sampler", "evaluate", "record_metrics", "RECIPE", "build"]
 
 KIND = "pixel-unet"
 #: Label value meaning "no condition on this attribute" (mapped to each embedding's extra row).
 NULL = -1
+#: Training drops whole label rows with probability P_ALL (these rows teach the unconditional model,
+#: which notebook 05 samples and guidance needs) and, otherwise, each single label with probability P_EACH.
+P_ALL, P_EACH = 0.1, 0.05
 
 
 @dataclass
@@ -117,8 +120,8 @@ def build_model(config: DenoiserConfig | None = None, *, seed: int = 0) -> Story
         return StorybookDenoiser(config)
 
 
-def drop_conditions(labels: torch.Tensor, generator: torch.Generator, p_all: float = 0.1,
-                    p_each: float = 0.05) -> torch.Tensor:
+def drop_conditions(labels: torch.Tensor, generator: torch.Generator, p_all: float = P_ALL,
+                    p_each: float = P_EACH) -> torch.Tensor:
     """Replace labels [B, 3] by NULL: whole rows with prob ``p_all``, single entries with prob ``p_each``."""
     B, K = labels.shape
     drop_all = torch.rand(B, 1, generator=generator) < p_all
@@ -128,7 +131,7 @@ def drop_conditions(labels: torch.Tensor, generator: torch.Generator, p_all: flo
 
 
 def denoising_loss(model: StorybookDenoiser, batch: tuple[torch.Tensor, torch.Tensor],
-                   generator: torch.Generator, p_all: float = 0.1, p_each: float = 0.05,
+                   generator: torch.Generator, p_all: float = P_ALL, p_each: float = P_EACH,
                    snr_gamma: float | None = None) -> torch.Tensor:
     """The ε-prediction loss on one batch ``(x0 [B, 3, H, W] in [-1, 1], labels [B, 3])``; a scalar.
 
@@ -247,6 +250,21 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
     return images.clamp(-1, 1)
 
 
+def generate_in_batches(model: StorybookDenoiser, name: str, *, n: int | None = None,
+                        labels: torch.Tensor | None = None, seed: int, batch_size: int = 250) -> torch.Tensor:
+    """Many samples with sampler ``name`` (``SAMPLERS``), on the CPU: ``n`` unconditional ones or one per
+    row of ``labels``, drawn ``batch_size`` at a time, batch i with generator ``seed + i``."""
+    scheduler, steps = make_sampler(name, model)
+    count = n if labels is None else labels.shape[0]
+    out = []
+    for i, first in enumerate(range(0, count, batch_size)):
+        size = min(batch_size, count - first)
+        rows = None if labels is None else labels[first:first + size]
+        out.append(generate(model, scheduler, n=size if rows is None else None, labels=rows,
+                            generator=make_generator(seed + i), num_inference_steps=steps).cpu())
+    return torch.cat(out)
+
+
 def score_sampler(model: StorybookDenoiser, name: str, real: torch.Tensor, *, seed: int = 5,
                   batch_size: int = 250) -> tuple[dict, torch.Tensor]:
     """Draw as many unconditional samples as ``real`` has renders with sampler ``name`` (batch i uses
@@ -255,15 +273,10 @@ def score_sampler(model: StorybookDenoiser, name: str, real: torch.Tensor, *, se
 
     Notebook 05 and ``benchmarks/sampler_quality.py`` both measure samplers with this."""
     from . import metrics
-    scheduler, steps = make_sampler(name, model)
-    n, out = real.shape[0], []
-    start = time.perf_counter()
-    for i, first in enumerate(range(0, n, batch_size)):
-        out.append(generate(model, scheduler, n=min(batch_size, n - first), generator=make_generator(seed + i),
-                            num_inference_steps=steps).cpu())
+    n, start = real.shape[0], time.perf_counter()
+    fake = generate_in_batches(model, name, n=n, seed=seed, batch_size=batch_size)
     seconds = time.perf_counter() - start
-    fake = torch.cat(out)
-    row = {"steps": steps, "n": n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
+    row = {"steps": SAMPLERS[name][1], "n": n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
            "judge_kid": round(metrics.judge_kid(real, fake), 5), "coverage": round(metrics.coverage(fake), 3),
            "seconds_per_image": round(seconds / n, 4)}
     return row, fake
@@ -272,24 +285,22 @@ def score_sampler(model: StorybookDenoiser, name: str, real: torch.Tensor, *, se
 def evaluate(model: StorybookDenoiser, *, n: int = 1000, per_seen: int = 2, per_held_out: int = 8,
              sampler: str = "DDIM-25", seed: int = 20_000, batch_size: int = 250, max_seen: int | None = None) -> dict:
     """Judge the model: unconditional judge-FID (and the real-vs-real floor at the same N), coverage,
-    and plain conditional adherence (guidance 1) on seen and held-out compositions. Needs data/judge.
+    the judge-FID of conditional samples (guidance 1) whose labels follow the training mix, and plain
+    conditional adherence (guidance 1) on seen and held-out compositions. Needs data/judge.
 
     Seen = the first ``max_seen`` training compositions (all 108 by default), ``per_seen`` images each."""
     from . import metrics, storybook
-    scheduler, steps = make_sampler(sampler, model)
 
     def draw(labels: torch.Tensor | None, count: int, salt: int) -> torch.Tensor:
-        out = []
-        for i, start in enumerate(range(0, count, batch_size)):
-            size = min(batch_size, count - start)
-            rows = None if labels is None else labels[start:start + size]
-            out.append(generate(model, scheduler, n=size if rows is None else None, labels=rows,
-                                generator=make_generator(seed + 1000 * salt + i), num_inference_steps=steps).cpu())
-        return torch.cat(out)
+        return generate_in_batches(model, sampler, n=count if labels is None else None, labels=labels,
+                                   seed=seed + 1000 * salt, batch_size=batch_size)
 
     real_a, _ = storybook.sample_batch(n, make_generator(seed + 1), model.config.sample_size)
-    real_b, _ = storybook.sample_batch(n, make_generator(seed + 2), model.config.sample_size)
+    real_b, labels_b = storybook.sample_batch(n, make_generator(seed + 2), model.config.sample_size)
     fake = draw(None, n, salt=1)
+    # The same p(x) drawn another way: a composition from the training mix first, then x ~ p(x | c).
+    # Its gap to `fake` is what the null condition (trained on the P_ALL share of rows) still lacks.
+    via_labels = draw(labels_b, n, salt=4)
     seen = [c for c in storybook.TRAIN_COMPOSITIONS[:max_seen] for _ in range(per_seen)]
     held = [c for c in storybook.HELD_OUT for _ in range(per_held_out)]
     seen_images = draw(torch.tensor([storybook.labels_of(*c) for c in seen]), len(seen), salt=2)
@@ -299,6 +310,7 @@ def evaluate(model: StorybookDenoiser, *, n: int = 1000, per_seen: int = 2, per_
         "sampler": sampler, "n_unconditional": n, "seed": seed,
         "judge_fid_unconditional": round(fid, 3), "judge_fid_real_vs_real_floor": round(floor, 3),
         "fid_over_floor": round(fid / max(floor, 1e-9), 2),
+        "judge_fid_conditional_training_mix": round(metrics.judge_fid(real_a, via_labels), 3),
         "coverage_unconditional": round(metrics.coverage(fake), 3),
         "coverage_real_renders_same_n": round(metrics.coverage(real_b), 3),
         "adherence_seen_guidance_1": {k: round(v, 3) for k, v in metrics.adherence(seen_images, seen).items()},
@@ -333,6 +345,8 @@ class Recipe:
     warmup_steps: int = 100
     ema_decay: float = 0.999
     snr_gamma: float | None = 5.0       # Min-SNR loss weighting (denoising_loss); None = plain ε loss
+    p_all: float = P_ALL                # share of rows trained with no condition (the unconditional model)
+    p_each: float = P_EACH              # otherwise, each label dropped on its own with this probability
     seed: int = 0
     checkpoint_every: int = 100
     model: DenoiserConfig = field(default_factory=DenoiserConfig)
@@ -359,7 +373,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
                          ema_decay=recipe.ema_decay, seed=seed, log_every=10,
                          checkpoint_every=recipe.checkpoint_every, run_dir=str(run_dir) if run_dir else None)
     t0 = time.time()
-    loss_fn = functools.partial(denoising_loss, snr_gamma=recipe.snr_gamma)
+    loss_fn = functools.partial(denoising_loss, snr_gamma=recipe.snr_gamma, p_all=recipe.p_all, p_each=recipe.p_each)
     result = train(model, loss_fn, batch_fn, config)
     _, losses = result.losses()
     tail = losses[-20:]

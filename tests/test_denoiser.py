@@ -236,7 +236,32 @@ def test_evaluate_and_record_metrics_write_judge_numbers(tmp_path):
     assert metrics["n_seen"] == 6 and metrics["n_held_out"] == 12
     fid, floor = metrics["judge_fid_unconditional"], metrics["judge_fid_real_vs_real_floor"]
     assert fid > 0 and floor > 0 and metrics["fid_over_floor"] == round(fid / floor, 2)
+    via_labels = metrics["judge_fid_conditional_training_mix"]     # labelled samples differ from null ones
+    assert via_labels > 0 and via_labels != fid
     for key in ("adherence_seen_guidance_1", "adherence_held_out_guidance_1"):
         assert set(metrics[key]) == {"subject", "action", "place", "all"}
         assert all(0 <= v <= 1 for v in metrics[key].values())
     assert 0 <= metrics["coverage_unconditional"] <= 1
+
+
+def test_shipped_checkpoint_was_trained_with_the_current_recipe():
+    """Change denoiser.Recipe and this fails until data/pixel-unet is rebuilt (python -m course_utils.train pixel-unet)."""
+    from dataclasses import asdict
+
+    from course_utils.checkpoints import data_path
+    from course_utils.denoiser import RECIPE
+    record = json.loads((data_path("pixel-unet") / "record.json").read_text())
+    assert record["recipe"] == {k: v for k, v in asdict(RECIPE).items() if k != "model"}
+    assert record["steps"] == RECIPE.steps and "judge_fid_unconditional" in record["metrics"]
+
+
+def test_generate_in_batches_draws_batch_i_with_seed_plus_i():
+    from course_utils.denoiser import generate_in_batches
+    model = build_model(TINY, seed=1).eval()
+    scheduler, steps = make_sampler("DDIM-25", model)
+    labels = torch.tensor([[0, 1, 1], [2, 0, 0], [1, 1, 0]])
+    by_hand = torch.cat([generate(model, scheduler, labels=labels[:2], generator=make_generator(7), num_inference_steps=steps),
+                         generate(model, scheduler, labels=labels[2:], generator=make_generator(8), num_inference_steps=steps)])
+    assert torch.equal(generate_in_batches(model, "DDIM-25", labels=labels, seed=7, batch_size=2), by_hand)
+    unconditional = generate_in_batches(model, "DDIM-25", n=3, seed=7, batch_size=2)
+    assert unconditional.shape == (3, 3, 8, 8) and not torch.equal(unconditional, by_hand)

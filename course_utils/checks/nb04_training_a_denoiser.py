@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..denoiser import P_ALL, P_EACH
 from ..exercises import Wrong, exercise
 from ..schedules import make_schedule
 from ..seeding import make_generator
@@ -46,8 +47,9 @@ def _check_recover_x0(answer) -> None:
             raise Wrong(f"For ᾱ = {a_bar} your x0 is off by up to {float((got - x0).abs().max()):.3f}.")
 
 
-@exercise("04.keep_all_rate", hint="a row survives if it escapes the 10% 'drop all' AND each of 3 independent 5% drops.")
+@exercise("04.keep_all_rate", hint=f"a row survives if it escapes the {P_ALL:.0%} 'drop all' AND each of 3 "
+                                   f"independent {P_EACH:.0%} drops.")
 def _check_keep_all_rate(answer) -> None:
-    expected = 0.9 * 0.95 ** 3
+    expected = (1 - P_ALL) * (1 - P_EACH) ** 3          # drop_conditions' defaults, the shipped model's rates
     if abs(float(answer) - expected) > 0.01:
         raise Wrong(f"{float(answer):.4f} is not the share of training rows that keep all three attributes.")

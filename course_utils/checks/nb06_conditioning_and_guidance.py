@@ -1,11 +1,9 @@
 """Checks of the exercises in 06_conditioning_and_guidance (solutions: ``course_utils/solutions/nb06_conditioning_and_guidance.py``)."""
 from __future__ import annotations
 
-import inspect
-
 import torch
 
-from ..denoiser import drop_conditions
+from ..denoiser import P_ALL, P_EACH
 from ..exercises import Wrong, exercise
 from ..guidance import cfg_combine
 from ..seeding import make_generator
@@ -29,12 +27,11 @@ def _check_cfg(answer) -> None:
             raise Wrong(f"At w = {w} your prediction is off by up to {float((got - expected).abs().max()):.3f}.")
 
 
-@exercise("06.no_label_probability", hint="either the whole row is dropped (0.1), or it is not (0.9) and then all "
-                                          "three single drops must happen (0.05 each, independently).")
+@exercise("06.no_label_probability", hint=f"either the whole row is dropped ({P_ALL}), or it is not ({1 - P_ALL:g}) and "
+                                          f"then all three single drops must happen ({P_EACH} each, independently).")
 def _check_no_label_probability(answer) -> None:
     value = float(answer)
-    rates = inspect.signature(drop_conditions).parameters       # the rates the shipped model was trained with
-    p_all, p_each = rates["p_all"].default, rates["p_each"].default
+    p_all, p_each = P_ALL, P_EACH          # the rates the shipped model was trained with (drop_conditions' defaults)
     expected = p_all + (1 - p_all) * p_each ** 3
     if abs(value - p_all) < 1e-9:
         raise Wrong(f"{p_all} counts only the whole-row drops; a row can also lose its three labels one by one.")
