@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..exercises import Wrong, exercise
+from ..schedulers import DDIMScheduler
 from ..seeding import make_generator
 
 
@@ -13,14 +14,18 @@ def _check_ddim_step(answer) -> None:
         raise Wrong("Give a function ddim_step(x_t, eps, a_t, a_prev) that returns x_prev.")
     g = make_generator(545488)
     x_t, eps = torch.randn(2, 3, 8, 8, generator=g), torch.randn(2, 3, 8, 8, generator=g)
-    for a_t, a_prev in ((0.1, 0.3), (0.5, 0.9), (0.9, 1.0)):
-        x0 = (x_t - (1 - a_t) ** 0.5 * eps) / a_t ** 0.5
-        expected = a_prev ** 0.5 * x0 + (1 - a_prev) ** 0.5 * eps
+    # the reference is the course's DDIMScheduler (tested equal to diffusers'), 10 steps of the cosine schedule
+    scheduler = DDIMScheduler(beta_schedule="squaredcos_cap_v2", clip_sample=False)
+    scheduler.set_timesteps(10)                                   # 900, 800, …, 0; after t = 0 comes ᾱ = 1
+    for t in (900, 500, 0):
+        a_t = float(scheduler.alphas_cumprod[t])
+        a_prev = float(scheduler.alphas_cumprod[t - 100]) if t >= 100 else 1.0
+        expected = scheduler.step(eps, t, x_t).prev_sample
         got = answer(x_t, eps, a_t, a_prev)
         if not isinstance(got, torch.Tensor) or got.shape != x_t.shape:
             raise Wrong("ddim_step should return a tensor shaped like x_t.")
         if not torch.allclose(got, expected, atol=1e-4):
-            raise Wrong(f"For ᾱ_t = {a_t}, ᾱ_prev = {a_prev} your x_prev is off by up to "
+            raise Wrong(f"For ᾱ_t = {a_t:.4f}, ᾱ_prev = {a_prev:.4f} your x_prev is off by up to "
                         f"{float((got - expected).abs().max()):.3f}.")
 
 
