@@ -33,6 +33,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("install", ["install_time.py"], True),
     ("course_time_full", ["course_time.py", "--mode", "full"], True),
     ("sampler_quality", ["sampler_quality.py"], True),
+    ("unconditional_gap", ["unconditional_gap.py"], True),
     ("loss_weighting", ["loss_weighting.py"], True),
     ("text_to_image_adherence", ["text_to_image_adherence.py"], True),
     ("compare_generators", ["compare_generators.py"], True),
