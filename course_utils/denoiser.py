@@ -254,8 +254,12 @@ def generate_in_batches(model: StorybookDenoiser, name: str, *, n: int | None = 
                         labels: torch.Tensor | None = None, seed: int, batch_size: int = 250) -> torch.Tensor:
     """Many samples with sampler ``name`` (``SAMPLERS``), on the CPU: ``n`` unconditional ones or one per
     row of ``labels``, drawn ``batch_size`` at a time, batch i with generator ``seed + i``."""
-    scheduler, steps = make_sampler(name, model)
+    if (n is None) == (labels is None):
+        raise ValueError("Give either n (unconditional samples) or labels (one image per row), not both or neither.")
     count = n if labels is None else labels.shape[0]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"Need at least one image: got n={n!r} ({'no' if labels is None else count} label rows).")
+    scheduler, steps = make_sampler(name, model)
     out = []
     for i, first in enumerate(range(0, count, batch_size)):
         size = min(batch_size, count - first)

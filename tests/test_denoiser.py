@@ -265,3 +265,9 @@ def test_generate_in_batches_draws_batch_i_with_seed_plus_i():
     assert torch.equal(generate_in_batches(model, "DDIM-25", labels=labels, seed=7, batch_size=2), by_hand)
     unconditional = generate_in_batches(model, "DDIM-25", n=3, seed=7, batch_size=2)
     assert unconditional.shape == (3, 3, 8, 8) and not torch.equal(unconditional, by_hand)
+    with pytest.raises(ValueError, match="either n .* or labels"):
+        generate_in_batches(model, "DDIM-25", n=3, labels=labels, seed=7)
+    with pytest.raises(ValueError, match="at least one image"):
+        generate_in_batches(model, "DDIM-25", n=0, seed=7)
+    with pytest.raises(ValueError, match="Known samplers"):
+        generate_in_batches(model, "DDIM-7", n=1, seed=7)
