@@ -7,18 +7,18 @@ The same distribution p(x) is drawn two ways with DDIM-25, both scored against N
   training mix    c from the training compositions (the labels of a second set of renders, seed 2),
                   then x ~ p(x | c) at guidance 1.
 The gap between the two is what the null condition still lacks. Simple image statistics say how the
-samples differ: per-channel mean, std, the energy of a 3×3 Laplacian (fine detail; blur lowers it) and
-the share of saturated pixels (|x| > 0.99; the renders have flat, pure colours).
+samples differ: per-channel mean, std, ``baselines.sharpness`` (mean |Laplacian|: fine detail; blur
+lowers it) and the share of saturated pixels (|x| > 0.99; the renders have flat, pure colours).
 """
 from __future__ import annotations
 
 import argparse
 
 import torch
-import torch.nn.functional as F
 from _common import device_label, save
 
 from course_utils import metrics, storybook
+from course_utils.baselines import sharpness
 from course_utils.denoiser import generate_in_batches, load_denoiser
 from course_utils.seeding import make_generator
 
@@ -26,11 +26,10 @@ NAME = "unconditional_gap"
 
 
 def image_statistics(x: torch.Tensor) -> dict:
-    """Mean and std per channel, Laplacian energy and saturated share of images [N, 3, H, W] in [-1, 1]."""
-    laplacian = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).view(1, 1, 3, 3).repeat(3, 1, 1, 1)
+    """Mean and std per channel, sharpness and saturated share of images [N, 3, H, W] in [-1, 1]."""
     return {"mean_rgb": [round(v, 3) for v in x.mean((0, 2, 3)).tolist()],
             "std_rgb": [round(v, 3) for v in x.std((0, 2, 3)).tolist()],
-            "laplacian_energy": round(F.conv2d(x, laplacian, groups=3).pow(2).mean().item(), 4),
+            "sharpness": round(sharpness(x), 4),
             "saturated_share": round((x.abs() > 0.99).float().mean().item(), 4)}
 
 
@@ -50,10 +49,10 @@ def main() -> None:
              "coverage": round(metrics.coverage(x), 3), **image_statistics(x)} for name, x in sets.items()]
     rows.append({"samples": "real renders (seed 1), the reference", **image_statistics(real)})
     print(f"N = {args.n}, DDIM-25, model {args.model}; judge-FID against renders of seed 1")
-    print(f"{'':<38}{'judge-FID':>10}{'coverage':>10}{'Laplacian':>11}{'saturated':>11}  mean RGB")
+    print(f"{'':<38}{'judge-FID':>10}{'coverage':>10}{'sharpness':>11}{'saturated':>11}  mean RGB")
     for r in rows:
         fid = f"{r['judge_fid']:>10.2f}{r['coverage']:>10.3f}" if "judge_fid" in r else " " * 20
-        print(f"{r['samples']:<38}{fid}{r['laplacian_energy']:>11.3f}{r['saturated_share']:>11.3f}  {r['mean_rgb']}")
+        print(f"{r['samples']:<38}{fid}{r['sharpness']:>11.3f}{r['saturated_share']:>11.3f}  {r['mean_rgb']}")
     path = save(NAME, {"device": device_label(), "model": str(args.model), "n": args.n, "seed": args.seed,
                        "rows": rows})
     print("wrote", path)
