@@ -9,6 +9,9 @@ The same distribution p(x) is drawn two ways with DDIM-25, both scored against N
 The gap between the two is what the null condition still lacks. Simple image statistics say how the
 samples differ: per-channel mean, std, ``baselines.sharpness`` (mean |Laplacian|: fine detail; blur
 lowers it) and the share of saturated pixels (|x| > 0.99; the renders have flat, pure colours).
+The judge also reads each image's subject, action and place; ``mix_distance`` is, per attribute, the
+total variation distance between the shares it reads in a set and in the reference renders (0 = the
+same mix of subjects, actions, places; renders of another seed give about 0.05 at N = 500).
 """
 from __future__ import annotations
 
@@ -33,6 +36,31 @@ def image_statistics(x: torch.Tensor) -> dict:
             "saturated_share": round((x.abs() > 0.99).float().mean().item(), 4)}
 
 
+def read_shares(x: torch.Tensor) -> dict[str, dict[str, float]]:
+    """The share of images in x whose subject, action and place the judge reads as each word."""
+    read = metrics.judge_labels(x)
+    return {attribute: {word: round((read[:, k] == v).float().mean().item(), 3) for v, word in enumerate(vocab)}
+            for k, (attribute, vocab) in enumerate(zip(("subject", "action", "place"),
+                                                       (storybook.SUBJECTS, storybook.ACTIONS, storybook.PLACES)))}
+
+
+def mix_distance(shares: dict, reference: dict) -> list[float]:
+    """Per attribute (subject, action, place): ½ Σ_v |share of word v in a set − its share in reference|."""
+    return [round(0.5 * sum(abs(shares[a][w] - reference[a][w]) for w in shares[a]), 3) for a in shares]
+
+
+def furthest_words(shares: dict, reference: dict) -> str:
+    """The word the set holds most too much of, and the one it holds most too little of."""
+    diffs = [(shares[a][w] - reference[a][w], w) for a in shares for w in shares[a]]
+    (low, low_w), (high, high_w) = min(diffs), max(diffs)
+    return (f"most too many: {high_w} {shares_of(shares, high_w):.0%} vs {shares_of(reference, high_w):.0%}; "
+            f"most too few: {low_w} {shares_of(shares, low_w):.0%} vs {shares_of(reference, low_w):.0%}")
+
+
+def shares_of(shares: dict, word: str) -> float:
+    return next(s[word] for s in shares.values() if word in s)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="pixel-unet", help="checkpoint folder (default: the shipped one)")
@@ -45,14 +73,23 @@ def main() -> None:
     sets = {"real renders (seed 2)": other,
             "null label": generate_in_batches(model, "DDIM-25", n=args.n, seed=args.seed),
             "training mix": generate_in_batches(model, "DDIM-25", labels=other_labels, seed=args.seed)}
+    reference = read_shares(real)
     rows = [{"samples": name, "judge_fid": round(metrics.judge_fid(real, x), 3),
-             "coverage": round(metrics.coverage(x), 3), **image_statistics(x)} for name, x in sets.items()]
-    rows.append({"samples": "real renders (seed 1), the reference", **image_statistics(real)})
+             "coverage": round(metrics.coverage(x), 3), "read_shares": read_shares(x), **image_statistics(x)}
+            for name, x in sets.items()]
+    for r in rows:
+        r["mix_distance"] = mix_distance(r["read_shares"], reference)
+    rows.append({"samples": "real renders (seed 1), the reference", **image_statistics(real), "read_shares": reference})
     print(f"N = {args.n}, DDIM-25, model {args.model}; judge-FID against renders of seed 1")
-    print(f"{'':<38}{'judge-FID':>10}{'coverage':>10}{'sharpness':>11}{'saturated':>11}  mean RGB")
+    print(f"{'':<38}{'judge-FID':>10}{'coverage':>10}{'sharpness':>11}{'saturated':>11}  mean RGB"
+          "               mix distance (subject, action, place)")
     for r in rows:
         fid = f"{r['judge_fid']:>10.2f}{r['coverage']:>10.3f}" if "judge_fid" in r else " " * 20
-        print(f"{r['samples']:<38}{fid}{r['sharpness']:>11.3f}{r['saturated_share']:>11.3f}  {r['mean_rgb']}")
+        print(f"{r['samples']:<38}{fid}{r['sharpness']:>11.3f}{r['saturated_share']:>11.3f}  "
+              f"{str(r['mean_rgb']):<24}{r.get('mix_distance', '')}")
+    print("What the judge reads in each set, against the reference renders:")
+    for r in rows[:-1]:
+        print(f"  {r['samples']:<22} {furthest_words(r['read_shares'], reference)}")
     path = save(NAME, {"device": device_label(), "model": str(args.model), "n": args.n, "seed": args.seed,
                        "rows": rows})
     print("wrote", path)
