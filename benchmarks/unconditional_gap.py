@@ -58,6 +58,7 @@ def furthest_words(shares: dict, reference: dict) -> str:
 
 
 def shares_of(shares: dict, word: str) -> float:
+    """The share of ``word`` in ``shares`` (words differ across subjects, actions and places)."""
     return next(s[word] for s in shares.values() if word in s)
 
 
