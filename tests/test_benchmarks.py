@@ -1,0 +1,68 @@
+"""The helpers inside benchmarks/ scripts: what they compute, checked on cases with known answers.
+
+Benchmarks measure and record; these tests check that their arithmetic and bookkeeping are right,
+so a figure in RESULTS.md cannot come from a helper that reads the wrong thing.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import run_all  # noqa: E402
+import unconditional_gap as gap  # noqa: E402
+
+from course_utils import storybook  # noqa: E402
+
+
+def _shares(subject: dict, action: dict, place: dict) -> dict:
+    return {"subject": subject, "action": action, "place": place}
+
+
+SAME = _shares({"fox": 0.5, "owl": 0.5}, {"reading": 1.0, "fishing": 0.0}, {"in the snow": 0.25, "on a beach": 0.75})
+
+
+def test_mix_distance_is_zero_for_the_same_mix_and_one_for_disjoint_mixes():
+    assert gap.mix_distance(SAME, SAME) == [0.0, 0.0, 0.0]
+    other = _shares({"fox": 0.0, "owl": 1.0}, {"reading": 0.0, "fishing": 1.0}, {"in the snow": 0.25, "on a beach": 0.75})
+    assert gap.mix_distance(other, SAME) == [0.5, 1.0, 0.0]
+
+
+def test_furthest_words_names_the_largest_excess_and_the_largest_shortfall():
+    skewed = _shares({"fox": 0.4, "owl": 0.6}, {"reading": 0.7, "fishing": 0.3}, {"in the snow": 0.25, "on a beach": 0.75})
+    text = gap.furthest_words(skewed, SAME)
+    assert text == "most too many: fishing 30% vs 0%; most too few: reading 70% vs 100%"
+    assert gap.shares_of(skewed, "on a beach") == 0.75
+
+
+def test_read_shares_of_renders_sums_to_one_and_follows_the_true_labels():
+    triples = [("fox", "reading", "in the snow")] * 12 + [("owl", "fishing", "on a beach")] * 4
+    x = storybook.render_batch(triples, seeds=list(range(16)), size=32)
+    shares = gap.read_shares(x)
+    assert list(shares) == ["subject", "action", "place"]
+    assert list(shares["subject"]) == list(storybook.SUBJECTS)
+    for attribute in shares.values():
+        assert sum(attribute.values()) == pytest.approx(1.0, abs=0.01)
+    # The judge reads renders almost always right (benchmarks/judge_accuracy.py), so the shares follow the labels.
+    assert shares["subject"]["fox"] == pytest.approx(0.75, abs=0.13)
+    assert shares["place"]["on a beach"] == pytest.approx(0.25, abs=0.13)
+
+
+def test_image_statistics_sees_saturation_and_flat_colour():
+    flat = torch.ones(2, 3, 8, 8)
+    stats = gap.image_statistics(flat)
+    assert stats["saturated_share"] == 1.0 and stats["sharpness"] == 0.0
+    assert stats["std_rgb"] == [0.0, 0.0, 0.0]
+
+
+def test_run_all_lists_every_benchmark_script_once():
+    scripts = {p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_") and p.name != "run_all.py"}
+    listed = [args[0] for _, args, _ in run_all.BENCHMARKS]
+    assert set(listed) == scripts
+    names = [name for name, _, _ in run_all.BENCHMARKS]
+    assert len(names) == len(set(names))
