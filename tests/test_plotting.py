@@ -73,6 +73,7 @@ def test_animate_images_draws_one_channel_in_grey():
     anim = plotting.animate_images(frames, value_range=(-1, 1))
     image = anim._fig.axes[0].images[0]
     assert image.get_cmap().name == "gray" and image.get_array().shape == (4, 4)
+    assert anim.to_jshtml().count("data:image/png") == 2     # drawn, so matplotlib does not warn it never was
 
 
 def test_show_rows_draws_one_labelled_row_per_model():
