@@ -11,7 +11,9 @@ samples differ: per-channel mean, std, ``baselines.sharpness`` (mean |Laplacian|
 lowers it) and the share of saturated pixels (|x| > 0.99; the renders have flat, pure colours).
 The judge also reads each image's subject, action and place; ``mix_distance`` is, per attribute, the
 total variation distance between the shares it reads in a set and in the reference renders (0 = the
-same mix of subjects, actions, places; renders of another seed give about 0.05 at N = 500).
+same mix of subjects, actions, places; renders of another seed give about 0.05 at N = 500). The judge
+misreads unclear generated scenes too, so the null-label set is also compared with the training-mix set:
+what is left between those two is the mix the null label draws, not the judge's misreadings.
 """
 from __future__ import annotations
 
@@ -91,8 +93,14 @@ def main() -> None:
     print("What the judge reads in each set, against the reference renders:")
     for r in rows[:-1]:
         print(f"  {r['samples']:<22} {furthest_words(r['read_shares'], reference)}")
+    # The judge also misreads unclear generated scenes, told labels or not. Against the training-mix set
+    # (same network, same labels as the renders) only what the null label changes is left: its mix.
+    null, told = rows[1]["read_shares"], rows[2]["read_shares"]
+    null_vs_told = {"mix_distance": mix_distance(null, told), "furthest_words": furthest_words(null, told)}
+    print(f"null label against training mix: mix distance {null_vs_told['mix_distance']}; "
+          f"{null_vs_told['furthest_words']}")
     path = save(NAME, {"device": device_label(), "model": str(args.model), "n": args.n, "seed": args.seed,
-                       "rows": rows})
+                       "rows": rows, "null_vs_training_mix": null_vs_told})
     print("wrote", path)
 
 
