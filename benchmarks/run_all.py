@@ -35,6 +35,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("sampler_quality", ["sampler_quality.py"], True),
     ("unconditional_gap", ["unconditional_gap.py"], True),
     ("loss_weighting", ["loss_weighting.py"], True),
+    ("denoiser_variants", ["denoiser_variants.py", "--out", "data/pixel-unet"], True),   # measures, trains nothing
     ("text_to_image_adherence", ["text_to_image_adherence.py"], True),
     ("compare_generators", ["compare_generators.py"], True),
 ]

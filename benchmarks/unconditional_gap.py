@@ -64,18 +64,14 @@ def shares_of(shares: dict, word: str) -> float:
     return next(s[word] for s in shares.values() if word in s)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="pixel-unet", help="checkpoint folder (default: the shipped one)")
-    parser.add_argument("--n", type=int, default=500, help="samples per set (and real renders)")
-    parser.add_argument("--seed", type=int, default=5, help="sampling seed (batch i uses seed + i)")
-    args = parser.parse_args()
-    model = load_denoiser(args.model)
-    real, _ = storybook.sample_batch(args.n, make_generator(1), model.config.sample_size)
-    other, other_labels = storybook.sample_batch(args.n, make_generator(2), model.config.sample_size)
+def measure(model, n: int, seed: int) -> dict:
+    """Draw N null-label and N training-mix samples (DDIM-25); score them and N renders of seed 2 against
+    N renders of seed 1: ``{"rows": [...], "null_vs_training_mix": {...}}``."""
+    real, _ = storybook.sample_batch(n, make_generator(1), model.config.sample_size)
+    other, other_labels = storybook.sample_batch(n, make_generator(2), model.config.sample_size)
     sets = {"real renders (seed 2)": other,
-            "null label": generate_in_batches(model, "DDIM-25", n=args.n, seed=args.seed),
-            "training mix": generate_in_batches(model, "DDIM-25", labels=other_labels, seed=args.seed)}
+            "null label": generate_in_batches(model, "DDIM-25", n=n, seed=seed),
+            "training mix": generate_in_batches(model, "DDIM-25", labels=other_labels, seed=seed)}
     reference = read_shares(real)
     rows = [{"samples": name, "judge_fid": round(metrics.judge_fid(real, x), 3),
              "coverage": round(metrics.coverage(x), 3), "read_shares": read_shares(x), **image_statistics(x)}
@@ -83,6 +79,21 @@ def main() -> None:
     for r in rows:
         r["mix_distance"] = mix_distance(r["read_shares"], reference)
     rows.append({"samples": "real renders (seed 1), the reference", **image_statistics(real), "read_shares": reference})
+    # The judge also misreads unclear generated scenes, told labels or not. Against the training-mix set
+    # (same network, same labels as the renders) only what the null label changes is left: its mix.
+    null, told = rows[1]["read_shares"], rows[2]["read_shares"]
+    return {"rows": rows, "null_vs_training_mix": {"mix_distance": mix_distance(null, told),
+                                                   "furthest_words": furthest_words(null, told)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="pixel-unet", help="checkpoint folder (default: the shipped one)")
+    parser.add_argument("--n", type=int, default=500, help="samples per set (and real renders)")
+    parser.add_argument("--seed", type=int, default=5, help="sampling seed (batch i uses seed + i)")
+    args = parser.parse_args()
+    result = measure(load_denoiser(args.model), args.n, args.seed)
+    rows, reference = result["rows"], result["rows"][-1]["read_shares"]
     print(f"N = {args.n}, DDIM-25, model {args.model}; judge-FID against renders of seed 1")
     print(f"{'':<38}{'judge-FID':>10}{'coverage':>10}{'sharpness':>11}{'saturated':>11}  mean RGB"
           "               mix distance (subject, action, place)")
@@ -93,14 +104,10 @@ def main() -> None:
     print("What the judge reads in each set, against the reference renders:")
     for r in rows[:-1]:
         print(f"  {r['samples']:<22} {furthest_words(r['read_shares'], reference)}")
-    # The judge also misreads unclear generated scenes, told labels or not. Against the training-mix set
-    # (same network, same labels as the renders) only what the null label changes is left: its mix.
-    null, told = rows[1]["read_shares"], rows[2]["read_shares"]
-    null_vs_told = {"mix_distance": mix_distance(null, told), "furthest_words": furthest_words(null, told)}
+    null_vs_told = result["null_vs_training_mix"]
     print(f"null label against training mix: mix distance {null_vs_told['mix_distance']}; "
           f"{null_vs_told['furthest_words']}")
-    path = save(NAME, {"device": device_label(), "model": str(args.model), "n": args.n, "seed": args.seed,
-                       "rows": rows, "null_vs_training_mix": null_vs_told})
+    path = save(NAME, {"device": device_label(), "model": str(args.model), "n": args.n, "seed": args.seed, **result})
     print("wrote", path)
 
 

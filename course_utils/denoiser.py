@@ -359,13 +359,19 @@ class Recipe:
 RECIPE = Recipe()
 
 
-def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int = RECIPE.seed) -> dict:
-    """Train the storybook denoiser, save its EMA weights to ``out_dir``; return the record."""
+def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int | None = None,
+          recipe: Recipe | None = None, command: str | None = None, evaluate_after: bool = True) -> dict:
+    """Train the storybook denoiser, save its EMA weights to ``out_dir``; return the record.
+
+    ``recipe`` defaults to the shipped ``RECIPE``; benchmarks/denoiser_variants.py passes variants of it
+    and its own ``command`` line for the record (default: the training command now running).
+    ``evaluate_after=False`` skips the judge's evaluation (minutes) for smoke runs."""
     from . import storybook
     from .train import command_line
     from .training import TrainConfig, train
-    recipe = RECIPE
+    recipe = RECIPE if recipe is None else recipe
     steps = recipe.steps if steps is None else steps
+    seed = recipe.seed if seed is None else seed
     mc = DenoiserConfig(**{**asdict(recipe.model),
                            "vocab_sizes": (len(storybook.SUBJECTS), len(storybook.ACTIONS), len(storybook.PLACES))})
     model = build_model(mc, seed=seed)
@@ -382,7 +388,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     _, losses = result.losses()
     tail = losses[-20:]
     record = {
-        "command": command_line(), "seed": seed, "steps": steps, "batch_size": recipe.batch_size,
+        "command": command or command_line(), "seed": seed, "steps": steps, "batch_size": recipe.batch_size,
         "recipe": {k: v for k, v in asdict(recipe).items() if k != "model"},
         "wall_time_s_this_session": round(time.time() - t0, 1), "resumed_from_step": result.resumed_from,
         "seconds_per_step": round(result.seconds / max(1, steps - result.resumed_from), 3),
@@ -392,7 +398,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
         "loss_history": [[int(s), round(v, 5)] for s, v in zip(*result.losses())][::5],
     }
     save_model(out_dir, result.ema_state, {**asdict(mc)}, record)
-    if (data_path("judge") / "SHA256SUMS").exists():                 # the judge measures the result
+    if evaluate_after and (data_path("judge") / "SHA256SUMS").exists():      # the judge measures the result
         record["metrics"] = record_metrics(out_dir)
     print(json.dumps({k: v for k, v in record.items() if k != "loss_history"}, indent=1))
     return record

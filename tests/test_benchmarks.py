@@ -66,3 +66,44 @@ def test_run_all_lists_every_benchmark_script_once():
     assert set(listed) == scripts
     names = [name for name, _, _ in run_all.BENCHMARKS]
     assert len(names) == len(set(names))
+
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+import denoiser_variants as variants  # noqa: E402
+
+from course_utils import denoiser  # noqa: E402
+
+
+def _args(**given) -> argparse.Namespace:
+    fields = {"channels": None, "p_all": None, "ema": None, "seed": None, "steps": None}
+    return argparse.Namespace(**{**fields, **given})
+
+
+def test_a_variant_changes_only_the_fields_given():
+    assert variants.variant(_args()) == denoiser.RECIPE
+    wide = variants.variant(_args(channels=[32, 64, 128], p_all=0.2))
+    assert wide.model.block_out_channels == (32, 64, 128) and wide.p_all == 0.2
+    assert wide.steps == denoiser.RECIPE.steps and wide.model.layers_per_block == denoiser.RECIPE.model.layers_per_block
+
+
+def test_a_trained_variant_is_recognised_and_another_is_not(tmp_path):
+    recipe = variants.variant(_args(steps=1, channels=[16, 16, 16]))
+    out = tmp_path / "v"
+    assert not variants.already_trained(out, recipe)
+    record = denoiser.build(out, run_dir=None, recipe=recipe, command="test", evaluate_after=False)
+    assert record["command"] == "test" and record["steps"] == 1 and "metrics" not in record
+    assert json.loads((out / "config.json").read_text())["block_out_channels"] == [16, 16, 16]
+    assert variants.already_trained(out, recipe)
+    assert not variants.already_trained(out, variants.variant(_args(steps=1, channels=[16, 16, 16], seed=1)))
+    assert not variants.already_trained(out, variants.variant(_args(steps=1, channels=[16, 32, 32])))
+
+
+def test_a_variant_is_never_trained_into_data(monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("denoiser_variants started training into data/")
+    monkeypatch.setattr(variants.denoiser, "build", no_training)
+    monkeypatch.setattr(sys, "argv", ["denoiser_variants.py", "--seed", "7", "--steps", "1", "--out", "data/pixel-unet"])
+    with pytest.raises(SystemExit, match="inside data/"):
+        variants.main()
