@@ -15,7 +15,8 @@ One run says little on its own: two seeds of the shipped recipe gave null-label 
 
 Before trying a longer --ema: the course's EMA (course_utils/training.py) starts at the random initial
 weights with a constant decay d, so after N steps d^N of them is still in it (0.018 for 0.999 and
-4000 steps, 0.135 for 0.9995). That, not the averaging window, is what ruins the 0.9995 row.
+4000 steps, 0.135 for 0.9995). Read the 0.9995 row with that in mind: it measures that loop's EMA,
+not a longer averaging window as such.
 """
 from __future__ import annotations
 

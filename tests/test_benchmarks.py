@@ -5,6 +5,8 @@ so a figure in RESULTS.md cannot come from a helper that reads the wrong thing.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -14,10 +16,11 @@ import torch
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+import denoiser_variants as variants  # noqa: E402
 import run_all  # noqa: E402
 import unconditional_gap as gap  # noqa: E402
 
-from course_utils import storybook  # noqa: E402
+from course_utils import denoiser, storybook  # noqa: E402
 
 
 def _shares(subject: dict, action: dict, place: dict) -> dict:
@@ -66,14 +69,6 @@ def test_run_all_lists_every_benchmark_script_once():
     assert set(listed) == scripts
     names = [name for name, _, _ in run_all.BENCHMARKS]
     assert len(names) == len(set(names))
-
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-
-import denoiser_variants as variants  # noqa: E402
-
-from course_utils import denoiser  # noqa: E402
 
 
 def _args(**given) -> argparse.Namespace:
