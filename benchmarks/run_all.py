@@ -6,6 +6,8 @@
 
 Benchmarks are not tests: they measure, print and record; nothing here asserts a speed.
 Each script also leaves benchmarks/results/<name>.json, from which the targets table is read.
+run_all keeps what each script printed in results/<name>.out.json, so a section not rerun this time
+shows the same text as when it ran (some scripts, like render_speed, only print).
 """
 from __future__ import annotations
 
@@ -44,6 +46,31 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
 def load(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def save_output(name: str, command: str, text: str, seconds: float) -> None:
+    """Keep what a benchmark printed (results/<name>.out.json) for reports that do not rerun it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = {"name": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "command": command,
+              "seconds": round(seconds, 1), "output": text}
+    (RESULTS / f"{name}.out.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def stored_section(name: str) -> list[str]:
+    """RESULTS.md lines for a benchmark not rerun this time: its printed output from its last run_all,
+    unless the script has been run on its own since (then its result JSON, newer, is shown)."""
+    printed, stored = load(f"{name}.out"), load(name)
+    if printed and (stored is None or printed["date"] >= stored.get("date", "")):
+        source, command, text = printed, f"{printed['command']}` ({printed['seconds']:.0f} s", printed["output"]
+    elif stored:
+        source, command = stored, stored.get("command", name)
+        text = stored.get("table") or json.dumps({k: v for k, v in stored.items()
+                                                  if k not in ("name", "machine", "command", "date")}, indent=1)
+    else:
+        return []
+    m = source["machine"]
+    return [f"## {name} (stored result of {source.get('date', '?')}, not rerun this time)", "",
+            f"`{command}` on {m['cores']} cores, {m['torch_threads']} torch threads", "", "```", text, "```", ""]
 
 
 def _fmt(value, fmt: str) -> str:
@@ -112,6 +139,8 @@ def main() -> int:
         done = subprocess.run([sys.executable, str(HERE / argv[0]), *argv[1:]], cwd=ROOT, capture_output=True, text=True)
         text = done.stdout.strip() + (f"\n(exit {done.returncode})\n{done.stderr.strip()[-1500:]}" if done.returncode else "")
         outputs[name] = ("python benchmarks/" + " ".join(argv), text, time.perf_counter() - t0)
+        if not done.returncode:
+            save_output(name, *outputs[name])
         print(text, flush=True)
     write_report(outputs)
     return 0
@@ -132,14 +161,8 @@ def write_report(outputs: dict[str, tuple[str, str, float]]) -> None:
     for name, (command, text, seconds) in outputs.items():
         lines += [f"## {name}", "", f"`{command}` ({seconds:.0f} s)", "", "```", text, "```", ""]
     for name, _argv, _slow in BENCHMARKS:           # not run this time: what its last run stored
-        stored = load(name)
-        if name in outputs or stored is None:
-            continue
-        summary = stored.get("table") or json.dumps({k: v for k, v in stored.items()
-                                                     if k not in ("name", "machine", "command", "date")}, indent=1)
-        lines += [f"## {name} (stored result of {stored.get('date', '?')}, not rerun this time)", "",
-                  f"`{stored.get('command', name)}` on {stored['machine']['cores']} cores, "
-                  f"{stored['machine']['torch_threads']} torch threads", "", "```", summary, "```", ""]
+        if name not in outputs:
+            lines += stored_section(name)
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {HERE / 'RESULTS.md'}")
 

@@ -71,6 +71,20 @@ def test_run_all_lists_every_benchmark_script_once():
     assert len(names) == len(set(names))
 
 
+def test_a_section_not_rerun_shows_what_the_script_printed_unless_its_json_is_newer(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_all, "RESULTS", tmp_path)
+    assert run_all.stored_section("render_speed") == []
+    run_all.save_output("render_speed", "python benchmarks/render_speed.py", "size 64: 9 images/s", 12.0)
+    section = "\n".join(run_all.stored_section("render_speed"))
+    assert "size 64: 9 images/s" in section and "render_speed.py` (12 s" in section
+    printed = json.loads((tmp_path / "render_speed.out.json").read_text())
+    newer = {"name": "render_speed", "date": "9999-01-01 00:00", "machine": printed["machine"],
+             "command": "python benchmarks/render_speed.py --n 5", "table": "the script's own newer table"}
+    (tmp_path / "render_speed.json").write_text(json.dumps(newer))
+    section = "\n".join(run_all.stored_section("render_speed"))
+    assert "the script's own newer table" in section and "9 images/s" not in section
+
+
 def _args(**given) -> argparse.Namespace:
     fields = {"channels": None, "p_all": None, "ema": None, "seed": None, "steps": None}
     return argparse.Namespace(**{**fields, **given})
