@@ -52,7 +52,8 @@ def already_trained(out: Path, recipe: denoiser.Recipe) -> bool:
     if not (out / "record.json").exists() or not (out / "model.safetensors").exists():
         return False
     record, config = (json.loads((out / f).read_text()) for f in ("record.json", "config.json"))
-    # --seed and --steps of the training command reach the record's "seed" and "steps", not its "recipe".
+    # Records written before build() put the run's own seed and steps into "recipe" keep them only in
+    # "seed" and "steps" (their "recipe" has the shipped values), so those two are compared there.
     def fixed(r: dict) -> dict:
         return {k: v for k, v in r.items() if k not in ("model", "seed", "steps")}
     return (fixed(record.get("recipe", {})) == fixed(asdict(recipe)) and record.get("seed") == recipe.seed

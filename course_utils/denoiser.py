@@ -389,7 +389,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     tail = losses[-20:]
     record = {
         "command": command or command_line(), "seed": seed, "steps": steps, "batch_size": recipe.batch_size,
-        "recipe": {k: v for k, v in asdict(recipe).items() if k != "model"},
+        "recipe": {**{k: v for k, v in asdict(recipe).items() if k != "model"}, "seed": seed, "steps": steps},
         "wall_time_s_this_session": round(time.time() - t0, 1), "resumed_from_step": result.resumed_from,
         "seconds_per_step": round(result.seconds / max(1, steps - result.resumed_from), 3),
         "threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(), "device": str(pick_device()),

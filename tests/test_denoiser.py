@@ -255,6 +255,17 @@ def test_shipped_checkpoint_was_trained_with_the_current_recipe():
     assert record["steps"] == RECIPE.steps and "judge_fid_unconditional" in record["metrics"]
 
 
+def test_build_records_the_seed_and_steps_it_ran_not_the_recipe_defaults(tmp_path):
+    from dataclasses import replace
+
+    from course_utils.denoiser import RECIPE, build
+    tiny = replace(RECIPE, model=replace(RECIPE.model, block_out_channels=(16, 16, 16)), batch_size=2)
+    record = build(tmp_path / "d", run_dir=None, recipe=tiny, steps=1, seed=3, command="test", evaluate_after=False)
+    assert (record["seed"], record["steps"]) == (3, 1)
+    assert (record["recipe"]["seed"], record["recipe"]["steps"]) == (3, 1)
+    assert record["recipe"]["batch_size"] == 2
+
+
 def test_generate_in_batches_draws_batch_i_with_seed_plus_i():
     from course_utils.denoiser import generate_in_batches
     model = build_model(TINY, seed=1).eval()
