@@ -36,6 +36,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("course_time_full", ["course_time.py", "--mode", "full"], True),
     ("sampler_quality", ["sampler_quality.py"], True),
     ("unconditional_gap", ["unconditional_gap.py"], True),
+    ("sampling_spread", ["sampling_spread.py"], True),
     ("loss_weighting", ["loss_weighting.py"], True),
     ("denoiser_variants", ["denoiser_variants.py", "--out", "data/pixel-unet"], True),   # measures, trains nothing
     ("text_to_image_adherence", ["text_to_image_adherence.py"], True),

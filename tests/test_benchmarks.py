@@ -18,6 +18,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import denoiser_variants as variants  # noqa: E402
 import run_all  # noqa: E402
+import sampling_spread as spread  # noqa: E402
 import unconditional_gap as gap  # noqa: E402
 
 from course_utils import denoiser, storybook  # noqa: E402
@@ -83,6 +84,19 @@ def test_a_section_not_rerun_shows_what_the_script_printed_unless_its_json_is_ne
     (tmp_path / "render_speed.json").write_text(json.dumps(newer))
     section = "\n".join(run_all.stored_section("render_speed"))
     assert "the script's own newer table" in section and "9 images/s" not in section
+
+
+def test_sampling_seeds_that_would_share_a_batch_are_refused():
+    spread.check_disjoint([5, 105, 205], n=500)                   # batches 5-6, 105-106, 205-206
+    with pytest.raises(ValueError, match="Sampling seeds 5 and 6 both draw a batch with generator seed 6"):
+        spread.check_disjoint([5, 6], n=500)
+    spread.check_disjoint([5, 6], n=250)                          # one batch each: nothing shared
+
+
+def test_spread_summary_over_seeds():
+    row = spread.summary([4.0, 5.0, 6.0], floor=1.25)
+    assert (row["mean"], row["stdev"], row["min"], row["max"]) == (5.0, 1.0, 4.0, 6.0)
+    assert row["mean_over_floor"] == 4.0 and row["judge_fid"] == [4.0, 5.0, 6.0]
 
 
 def _args(**given) -> argparse.Namespace:
