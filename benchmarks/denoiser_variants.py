@@ -94,16 +94,22 @@ def main() -> None:
            "judge_fid_floor": fid["real renders (seed 2)"],
            "null_over_floor": round(fid["null label"] / fid["real renders (seed 2)"], 2),
            "mix_distance_null": gap["rows"][1]["mix_distance"], "record_metrics_n1000": record.get("metrics")}
-    print(f"{'channels':<16}{'p_all':>6}{'ema':>7}{'seed':>5}{'steps':>6}{'params':>10}{'min':>6}"
-          f"{'null':>7}{'mix':>7}{'floor':>7}{'null/floor':>11}")
     previous = json.loads((RESULTS / f"{NAME}.json").read_text())["rows"] if (RESULTS / f"{NAME}.json").exists() else []
     rows = [r for r in previous if r["recipe"] != row["recipe"] or r["n"] != row["n"]] + [row]
+    print(table := format_table(rows))
+    print("wrote", save(NAME, {"device": device_label(), "rows": rows, "table": table}))
+
+
+def format_table(rows: list[dict]) -> str:
+    """One line per variant: what it changed, its cost, and its judge-FIDs (N samples each)."""
+    lines = [f"{'channels':<16}{'p_all':>6}{'ema':>7}{'seed':>5}{'steps':>6}{'params':>10}{'min':>6}"
+             f"{'null':>7}{'mix':>7}{'floor':>7}{'null/floor':>11}"]
     for r in rows:
         c = r["recipe"]
-        print(f"{str(tuple(c['block_out_channels'])):<16}{c['p_all']:>6}{c['ema_decay']:>7}{c['seed']:>5}{c['steps']:>6}"
-              f"{r['parameters']:>10,}{r['train_minutes']:>6}{r['judge_fid_null']:>7.2f}"
-              f"{r['judge_fid_training_mix']:>7.2f}{r['judge_fid_floor']:>7.2f}{r['null_over_floor']:>11.2f}")
-    print("wrote", save(NAME, {"device": device_label(), "rows": rows}))
+        lines.append(f"{str(tuple(c['block_out_channels'])):<16}{c['p_all']:>6}{c['ema_decay']:>7}{c['seed']:>5}"
+                     f"{c['steps']:>6}{r['parameters']:>10,}{r['train_minutes']:>6}{r['judge_fid_null']:>7.2f}"
+                     f"{r['judge_fid_training_mix']:>7.2f}{r['judge_fid_floor']:>7.2f}{r['null_over_floor']:>11.2f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def main() -> None:
     floor = metrics.judge_fid(real, other)
     print(f"N = {args.n}, DDIM-25, null label; judge-FID against renders of seed 1; floor {floor:.3f}; "
           f"sampling seeds {args.seeds}")
-    print(f"{'model':<36}{'mean':>7}{'stdev':>7}{'min':>7}{'max':>7}{'mean/floor':>11}  per seed")
+    lines = [f"{'model':<36}{'mean':>7}{'stdev':>7}{'min':>7}{'max':>7}{'mean/floor':>11}  per seed"]
+    print(lines[0])
     rows = []
     for folder in args.models:
         model = load_denoiser(folder)
@@ -67,10 +68,11 @@ def main() -> None:
                 for s in args.seeds]
         row = {"model": folder, **summary(fids, floor)}
         rows.append(row)
-        print(f"{folder:<36}{row['mean']:>7.2f}{row['stdev']:>7.2f}{row['min']:>7.2f}{row['max']:>7.2f}"
-              f"{row['mean_over_floor']:>10.2f}×  {row['judge_fid']}", flush=True)
+        lines.append(f"{folder:<36}{row['mean']:>7.2f}{row['stdev']:>7.2f}{row['min']:>7.2f}{row['max']:>7.2f}"
+                     f"{row['mean_over_floor']:>10.2f}×  {row['judge_fid']}")
+        print(lines[-1], flush=True)
     path = save(NAME, {"device": device_label(), "n": args.n, "seeds": args.seeds, "floor_fid": round(floor, 3),
-                       "rows": rows})
+                       "rows": rows, "table": "\n".join(lines)})
     print("wrote", path)
 
 

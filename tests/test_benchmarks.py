@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,16 @@ def test_a_trained_variant_is_recognised_and_another_is_not(tmp_path):
     assert variants.already_trained(out, recipe)
     assert not variants.already_trained(out, variants.variant(_args(steps=1, channels=[16, 16, 16], seed=1)))
     assert not variants.already_trained(out, variants.variant(_args(steps=1, channels=[16, 32, 32])))
+
+
+def test_the_variants_table_has_one_line_per_row_with_its_scores():
+    recipe = {**{k: v for k, v in asdict(denoiser.RECIPE).items() if k != "model"}, "block_out_channels": [32, 64, 128]}
+    row = {"recipe": recipe, "parameters": 2_740_000, "train_minutes": 56.8, "judge_fid_null": 4.3,
+           "judge_fid_training_mix": 2.58, "judge_fid_floor": 0.966, "null_over_floor": 4.46}
+    header, line = variants.format_table([row]).splitlines()
+    assert "null/floor" in header
+    assert line.split() == ["(32,", "64,", "128)", "0.1", "0.999", "0", "4000", "2,740,000", "56.8",
+                            "4.30", "2.58", "0.97", "4.46"]
 
 
 def test_a_variant_is_never_trained_into_data(monkeypatch):
