@@ -11,7 +11,8 @@ A folder that already holds this variant's trained weights (same recipe, same ne
 again, not retrained. One row per variant is added to benchmarks/results/denoiser_variants.json.
 
 One run says little on its own: two seeds of the shipped recipe gave null-label judge-FID 4.54 and
-6.57 (N = 500), so compare variants over several seeds.
+6.57 (N = 500), so compare variants over several training seeds; ``sampling_spread.py --models <folders>``
+gives each one's spread over sampling seeds (about ±0.25 for the shipped model).
 
 Before trying a longer --ema: the course's EMA (course_utils/training.py) starts at the random initial
 weights with a constant decay d, so after N steps d^N of them is still in it (0.018 for 0.999 and
