@@ -10,13 +10,17 @@ by more than this spread only if training, not sampling, makes the difference.
 
 Batch i of a set uses generator seed + i (``generate_in_batches``), so the seeds must lie further apart
 than the number of batches, or two sets would share noise; ``check_disjoint`` refuses such seeds.
+Rows are added to benchmarks/results/sampling_spread.json: a model measured before with the same N and
+seeds is replaced, the others are kept, so models can be measured a few at a time.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import time
 
-from _common import device_label, save
+from _common import RESULTS, device_label, save
 
 from course_utils import metrics, storybook
 from course_utils.denoiser import generate_in_batches, load_denoiser
@@ -47,6 +51,22 @@ def summary(fids: list[float], floor: float) -> dict:
             "mean_over_floor": round(statistics.fmean(fids) / floor, 2)}
 
 
+def merge(previous: dict | None, rows: list[dict], n: int, seeds: list[int]) -> list[dict]:
+    """The stored rows measured the same way (same N and seeds), except models measured again, then ``rows``."""
+    if not previous or previous.get("n") != n or previous.get("seeds") != seeds:
+        return rows
+    again = {r["model"] for r in rows}
+    return [r for r in previous["rows"] if r["model"] not in again] + rows
+
+
+def format_row(row: dict) -> str:
+    return (f"{row['model']:<36}{row['mean']:>7.2f}{row['stdev']:>7.2f}{row['min']:>7.2f}{row['max']:>7.2f}"
+            f"{row['mean_over_floor']:>10.2f}×  {row['judge_fid']}")
+
+
+HEADER = f"{'model':<36}{'mean':>7}{'stdev':>7}{'min':>7}{'max':>7}{'mean/floor':>11}  per seed"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["pixel-unet"], help="checkpoint folders (default: the shipped one)")
@@ -59,22 +79,20 @@ def main() -> None:
     floor = metrics.judge_fid(real, other)
     print(f"N = {args.n}, DDIM-25, null label; judge-FID against renders of seed 1; floor {floor:.3f}; "
           f"sampling seeds {args.seeds}")
-    lines = [f"{'model':<36}{'mean':>7}{'stdev':>7}{'min':>7}{'max':>7}{'mean/floor':>11}  per seed"]
-    print(lines[0])
+    print(HEADER)
     rows = []
     for folder in args.models:
         model = load_denoiser(folder)
         fids = [metrics.judge_fid(real, generate_in_batches(model, "DDIM-25", n=args.n, seed=s, batch_size=BATCH))
                 for s in args.seeds]
-        row = {"model": folder, **summary(fids, floor)}
-        rows.append(row)
-        lines.append(f"{folder:<36}{row['mean']:>7.2f}{row['stdev']:>7.2f}{row['min']:>7.2f}{row['max']:>7.2f}"
-                     f"{row['mean_over_floor']:>10.2f}×  {row['judge_fid']}")
-        print(lines[-1], flush=True)
+        rows.append({"model": folder, **summary(fids, floor), "date": time.strftime("%Y-%m-%d %H:%M")})
+        print(format_row(rows[-1]), flush=True)
+    stored = RESULTS / f"{NAME}.json"
+    rows = merge(json.loads(stored.read_text()) if stored.exists() else None, rows, args.n, args.seeds)
+    table = "\n".join([HEADER, *map(format_row, rows)])
     path = save(NAME, {"device": device_label(), "n": args.n, "seeds": args.seeds, "floor_fid": round(floor, 3),
-                       "rows": rows, "table": "\n".join(lines)})
-    print("wrote", path)
-
+                       "rows": rows, "table": table})
+    print("all models measured with these seeds so far:", table, "wrote " + str(path), sep="\n")
 
 if __name__ == "__main__":
     main()

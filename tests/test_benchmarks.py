@@ -100,6 +100,15 @@ def test_spread_summary_over_seeds():
     assert row["mean_over_floor"] == 4.0 and row["judge_fid"] == [4.0, 5.0, 6.0]
 
 
+def test_spread_rows_merge_by_model_only_when_measured_the_same_way():
+    old = {"n": 500, "seeds": [5, 105], "rows": [{"model": "a", "mean": 1.0}, {"model": "b", "mean": 2.0}]}
+    new = [{"model": "b", "mean": 3.0}, {"model": "c", "mean": 4.0}]
+    assert spread.merge(old, new, 500, [5, 105]) == [{"model": "a", "mean": 1.0}, *new]
+    assert spread.merge(old, new, 500, [5, 205]) == new            # other seeds: not comparable, not kept
+    assert spread.merge(old, new, 1000, [5, 105]) == new
+    assert spread.merge(None, new, 500, [5, 105]) == new
+
+
 def _args(**given) -> argparse.Namespace:
     fields = {"channels": None, "p_all": None, "ema": None, "seed": None, "steps": None}
     return argparse.Namespace(**{**fields, **given})
