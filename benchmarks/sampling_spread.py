@@ -11,13 +11,17 @@ by more than this spread only if training, not sampling, makes the difference.
 Batch i of a set uses generator seed + i (``generate_in_batches``), so the seeds must lie further apart
 than the number of batches, or two sets would share noise; ``check_disjoint`` refuses such seeds.
 Rows are added to benchmarks/results/sampling_spread.json: a model measured before with the same N and
-seeds is replaced, the others are kept, so models can be measured a few at a time.
+seeds is replaced, the others are kept, so models can be measured a few at a time; each row keeps the
+command and date that measured it.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import statistics
+import sys
 import time
 
 from _common import RESULTS, device_label, save
@@ -64,6 +68,13 @@ def format_row(row: dict) -> str:
             f"{row['mean_over_floor']:>10.2f}×  {row['judge_fid']}")
 
 
+def format_table(rows: list[dict]) -> str:
+    """The header, one line per model and, when rows come from several runs, where their commands are."""
+    runs = {r.get("command") for r in rows}
+    note = [f"(rows from {len(runs)} runs of this script; benchmarks/results/{NAME}.json gives each row's command)"]
+    return "\n".join([HEADER, *map(format_row, rows), *(note if len(runs) > 1 else [])])
+
+
 HEADER = f"{'model':<36}{'mean':>7}{'stdev':>7}{'min':>7}{'max':>7}{'mean/floor':>11}  per seed"
 
 
@@ -74,6 +85,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500, help="samples per seed (and real renders)")
     args = parser.parse_args()
     check_disjoint(args.seeds, args.n)
+    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
     real, _ = storybook.sample_batch(args.n, make_generator(1), 32)
     other, _ = storybook.sample_batch(args.n, make_generator(2), 32)
     floor = metrics.judge_fid(real, other)
@@ -85,11 +97,12 @@ def main() -> None:
         model = load_denoiser(folder)
         fids = [metrics.judge_fid(real, generate_in_batches(model, "DDIM-25", n=args.n, seed=s, batch_size=BATCH))
                 for s in args.seeds]
-        rows.append({"model": folder, **summary(fids, floor), "date": time.strftime("%Y-%m-%d %H:%M")})
+        rows.append({"model": folder, **summary(fids, floor), "date": time.strftime("%Y-%m-%d %H:%M"),
+                     "command": command})
         print(format_row(rows[-1]), flush=True)
     stored = RESULTS / f"{NAME}.json"
     rows = merge(json.loads(stored.read_text()) if stored.exists() else None, rows, args.n, args.seeds)
-    table = "\n".join([HEADER, *map(format_row, rows)])
+    table = format_table(rows)
     path = save(NAME, {"device": device_label(), "n": args.n, "seeds": args.seeds, "floor_fid": round(floor, 3),
                        "rows": rows, "table": table})
     print("all models measured with these seeds so far:", table, "wrote " + str(path), sep="\n")

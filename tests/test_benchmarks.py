@@ -109,6 +109,13 @@ def test_spread_rows_merge_by_model_only_when_measured_the_same_way():
     assert spread.merge(None, new, 500, [5, 105]) == new
 
 
+def test_a_spread_table_from_several_runs_says_where_each_rows_command_is():
+    row = {"model": "pixel-unet", **spread.summary([4.0, 5.0], floor=1.0), "command": "python a"}
+    assert len(spread.format_table([row, {**row, "model": "other"}]).splitlines()) == 3
+    lines = spread.format_table([row, {**row, "command": "python b"}]).splitlines()
+    assert len(lines) == 4 and lines[-1].startswith("(rows from 2 runs")
+
+
 def _args(**given) -> argparse.Namespace:
     fields = {"channels": None, "p_all": None, "ema": None, "seed": None, "steps": None}
     return argparse.Namespace(**{**fields, **given})
