@@ -34,6 +34,21 @@ def machine() -> dict:
     }
 
 
+def command() -> str:
+    """The benchmark command now running, as one would retype it from the project root."""
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+
+def reference_renders(n: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The renders every quality benchmark scores against: ``(real, other, other_labels)``. ``real`` is N
+    renders of seed 1 (the reference); ``other`` (seed 2) against it gives the real-vs-real floor."""
+    from course_utils import storybook
+    from course_utils.seeding import make_generator
+    real, _ = storybook.sample_batch(n, make_generator(1), size)
+    other, other_labels = storybook.sample_batch(n, make_generator(2), size)
+    return real, other, other_labels
+
+
 def device_label() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -42,7 +57,7 @@ def save(name: str, data: dict) -> Path:
     """Write benchmarks/results/<name>[-cuda].json with date, machine and command."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     record = {"name": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
-              "command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:]),
+              "command": command(),
               **data}
     suffix = "-cuda" if torch.cuda.is_available() else ""
     path = RESULTS / f"{name}{suffix}.json"

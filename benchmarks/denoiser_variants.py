@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shlex
-import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from _common import RESULTS, device_label, save
+from _common import RESULTS, command, device_label, save
 from unconditional_gap import measure
 
 from course_utils import denoiser
@@ -53,8 +50,8 @@ def already_trained(out: Path, recipe: denoiser.Recipe) -> bool:
     if not (out / "record.json").exists() or not (out / "model.safetensors").exists():
         return False
     record, config = (json.loads((out / f).read_text()) for f in ("record.json", "config.json"))
-    # Records written before build() put the run's own seed and steps into "recipe" keep them only in
-    # "seed" and "steps" (their "recipe" has the shipped values), so those two are compared there.
+    # Older records hold a run's own seed and steps only in "seed" and "steps" (their "recipe" has the
+    # shipped values), so those two are compared there, for old and new records alike.
     def fixed(r: dict) -> dict:
         return {k: v for k, v in r.items() if k not in ("model", "seed", "steps")}
     return (fixed(record.get("recipe", {})) == fixed(asdict(recipe)) and record.get("seed") == recipe.seed
@@ -75,14 +72,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/variants/latest"), help="folder for the weights")
     args = parser.parse_args()
     recipe = variant(args)
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
     if already_trained(args.out, recipe):
         print(f"{args.out} already holds this variant; measuring it again")
     elif args.out.resolve().is_relative_to(DATA_DIR.resolve()):
         raise SystemExit(f"{args.out} is inside data/, which holds the shipped checkpoints, and does not hold this "
                          "variant: choose another --out (default runs/variants/latest); `make models` rebuilds data/.")
     else:
-        denoiser.build(args.out, run_dir=args.out / "run", recipe=recipe, command=command,
+        denoiser.build(args.out, run_dir=args.out / "run", recipe=recipe, command=command(),
                        evaluate_after=not args.no_record_eval)
     record = json.loads((args.out / "record.json").read_text())
     gap = measure(denoiser.load_denoiser(args.out), args.n, seed=5)

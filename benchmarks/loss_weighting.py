@@ -18,11 +18,10 @@ import functools
 import time
 
 import torch
-from _common import device_label, save
+from _common import device_label, reference_renders, save
 
 from course_utils import metrics, storybook
 from course_utils.denoiser import DenoiserConfig, build_model, denoising_loss, score_sampler
-from course_utils.seeding import make_generator
 from course_utils.training import TrainConfig, train
 
 
@@ -47,8 +46,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500, help="samples per arm (and real renders)")
     parser.add_argument("--gammas", nargs="*", default=["none", "5"], help="'none' = plain loss, or a number")
     args = parser.parse_args()
-    real, _ = storybook.sample_batch(args.n, make_generator(1), 32)
-    other, _ = storybook.sample_batch(args.n, make_generator(2), 32)
+    real, other, _ = reference_renders(args.n)
     floor = metrics.judge_fid(real, other)
     rows = []
     for text in args.gammas:

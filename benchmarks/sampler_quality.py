@@ -20,11 +20,10 @@ import argparse
 import json
 
 import torch
-from _common import RESULTS, device_label, save
+from _common import RESULTS, device_label, reference_renders, save
 
-from course_utils import metrics, storybook
+from course_utils import metrics
 from course_utils.denoiser import SAMPLERS, load_denoiser, score_sampler
-from course_utils.seeding import make_generator
 
 NAME = "sampler_quality"
 
@@ -45,8 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     ddpm_n = args.ddpm_n or args.n
     model = load_denoiser()
-    real, _ = storybook.sample_batch(args.n, make_generator(1), model.config.sample_size)
-    other, _ = storybook.sample_batch(args.n, make_generator(2), model.config.sample_size)
+    real, other, _ = reference_renders(args.n, model.config.sample_size)
     data = {"device": device_label(), "n_real": args.n, "seed": args.seed,
             "floor_fid": round(metrics.judge_fid(real, other), 3), "floor_kid": round(metrics.judge_kid(real, other), 5),
             "samplers": {}}

@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shlex
 import statistics
-import sys
 import time
 
-from _common import RESULTS, device_label, save
+from _common import RESULTS, command, device_label, reference_renders, save
 
-from course_utils import metrics, storybook
+from course_utils import metrics
 from course_utils.denoiser import generate_in_batches, load_denoiser
-from course_utils.seeding import make_generator
 
 NAME = "sampling_spread"
 BATCH = 250
@@ -85,9 +81,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500, help="samples per seed (and real renders)")
     args = parser.parse_args()
     check_disjoint(args.seeds, args.n)
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
-    real, _ = storybook.sample_batch(args.n, make_generator(1), 32)
-    other, _ = storybook.sample_batch(args.n, make_generator(2), 32)
+    real, other, _ = reference_renders(args.n)
     floor = metrics.judge_fid(real, other)
     print(f"N = {args.n}, DDIM-25, null label; judge-FID against renders of seed 1; floor {floor:.3f}; "
           f"sampling seeds {args.seeds}")
@@ -98,7 +92,7 @@ def main() -> None:
         fids = [metrics.judge_fid(real, generate_in_batches(model, "DDIM-25", n=args.n, seed=s, batch_size=BATCH))
                 for s in args.seeds]
         rows.append({"model": folder, **summary(fids, floor), "date": time.strftime("%Y-%m-%d %H:%M"),
-                     "command": command})
+                     "command": command()})
         print(format_row(rows[-1]), flush=True)
     stored = RESULTS / f"{NAME}.json"
     rows = merge(json.loads(stored.read_text()) if stored.exists() else None, rows, args.n, args.seeds)

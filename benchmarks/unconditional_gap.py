@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 
 import torch
-from _common import device_label, save
+from _common import device_label, reference_renders, save
 
 from course_utils import metrics, storybook
 from course_utils.baselines import sharpness
 from course_utils.denoiser import generate_in_batches, load_denoiser
-from course_utils.seeding import make_generator
 
 NAME = "unconditional_gap"
 
@@ -67,8 +66,7 @@ def shares_of(shares: dict, word: str) -> float:
 def measure(model, n: int, seed: int) -> dict:
     """Draw N null-label and N training-mix samples (DDIM-25); score them and N renders of seed 2 against
     N renders of seed 1: ``{"rows": [...], "null_vs_training_mix": {...}}``."""
-    real, _ = storybook.sample_batch(n, make_generator(1), model.config.sample_size)
-    other, other_labels = storybook.sample_batch(n, make_generator(2), model.config.sample_size)
+    real, other, other_labels = reference_renders(n, model.config.sample_size)
     sets = {"real renders (seed 2)": other,
             "null label": generate_in_batches(model, "DDIM-25", n=n, seed=seed),
             "training mix": generate_in_batches(model, "DDIM-25", labels=other_labels, seed=seed)}

@@ -18,11 +18,13 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import denoiser_variants as variants  # noqa: E402
+from _common import reference_renders  # noqa: E402
 import run_all  # noqa: E402
 import sampling_spread as spread  # noqa: E402
 import unconditional_gap as gap  # noqa: E402
 
 from course_utils import denoiser, storybook  # noqa: E402
+from course_utils.seeding import make_generator  # noqa: E402
 
 
 def _shares(subject: dict, action: dict, place: dict) -> dict:
@@ -63,6 +65,14 @@ def test_image_statistics_sees_saturation_and_flat_colour():
     stats = gap.image_statistics(flat)
     assert stats["saturated_share"] == 1.0 and stats["sharpness"] == 0.0
     assert stats["std_rgb"] == [0.0, 0.0, 0.0]
+
+
+def test_reference_renders_are_seed_1_and_seed_2_renders_the_same_on_every_call():
+    real, other, labels = reference_renders(6, size=32)
+    want_real, _ = storybook.sample_batch(6, make_generator(1), 32)
+    want_other, want_labels = storybook.sample_batch(6, make_generator(2), 32)
+    assert torch.equal(real, want_real) and torch.equal(other, want_other) and torch.equal(labels, want_labels)
+    assert not torch.equal(real, other) and real.shape == (6, 3, 32, 32)
 
 
 def test_run_all_lists_every_benchmark_script_once():
