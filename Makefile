@@ -14,6 +14,7 @@ PYTEST_NB := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 help:
 	@echo "make course    run all notebooks headless (full mode) into build/notebooks, with times"
 	@echo "make test      unit tests + nbval on every notebook (fast mode, COURSE_FAST=1)"
+	@echo "make unit      unit tests without the slow ones (-m 'not slow')"
 	@echo "make lab       JupyterLab on notebooks/ (localhost only)"
 	@echo "make execute   re-run the committed notebooks in place (full mode) before a commit"
 	@echo "make models    retrain every shipped model in data/ from scratch"
@@ -36,7 +37,7 @@ test: $(STAMP)
 	COURSE_FAST=1 $(PY) -m pytest tests notebooks $(PYTEST_NB)
 
 unit: $(STAMP)
-	COURSE_FAST=1 $(PY) -m pytest tests
+	COURSE_FAST=1 $(PY) -m pytest tests -m "not slow"
 
 notebooks: $(STAMP)
 	COURSE_FAST=1 $(PY) -m pytest notebooks $(PYTEST_NB)

@@ -1,7 +1,9 @@
 """Shared by the benchmark scripts: what machine this is, and saving a result as JSON.
 
 Every script prints its table and also writes benchmarks/results/<name>.json (with date, machine and
-the command that produced it); benchmarks/run_all.py collects them into benchmarks/RESULTS.md.
+the command that produced it); benchmarks/run_all.py collects them into benchmarks/RESULTS.md, and
+``course_utils.results.load(name)`` reads them back. The studies in experiments/ use ``save`` too, each
+into its own folder. The renders every quality figure is scored against: ``storybook.reference_renders``.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from course_utils.paths import RESULTS_DIR as RESULTS
 
 
 def machine() -> dict:
@@ -39,27 +41,17 @@ def command() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
 
 
-def reference_renders(n: int, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The renders every quality benchmark scores against: ``(real, other, other_labels)``. ``real`` is N
-    renders of seed 1 (the reference); ``other`` (seed 2) against it gives the real-vs-real floor."""
-    from course_utils import storybook
-    from course_utils.seeding import make_generator
-    real, _ = storybook.sample_batch(n, make_generator(1), size)
-    other, other_labels = storybook.sample_batch(n, make_generator(2), size)
-    return real, other, other_labels
-
-
 def device_label() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def save(name: str, data: dict) -> Path:
-    """Write benchmarks/results/<name>[-cuda].json with date, machine and command."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def save(name: str, data: dict, folder: Path = RESULTS) -> Path:
+    """Write ``folder``/<name>[-cuda].json (default benchmarks/results/) with date, machine and command."""
+    folder.mkdir(parents=True, exist_ok=True)
     record = {"name": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
               "command": command(),
               **data}
     suffix = "-cuda" if torch.cuda.is_available() else ""
-    path = RESULTS / f"{name}{suffix}.json"
+    path = folder / f"{name}{suffix}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path

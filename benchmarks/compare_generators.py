@@ -8,7 +8,7 @@ counts the compositions it reads among them (coverage, out of 120; the 12 held-o
 never in the training data, so fresh renders reach about 0.89 at n = 500). "real renders" is the
 reference row: the FID floor and the coverage ceiling at that n. DDPM-1000 costs 1000 network calls
 per image (~30–60 min for 500 images on 2 cores); --ddpm-n samples fewer, and the table says so.
-The table code is ``course_utils.baselines.compare``, which notebook 08 runs too.
+The table code is ``course_utils.compare.compare``, which notebook 08 runs too.
 
 Writes benchmarks/results/compare_generators.json.
 """
@@ -20,7 +20,7 @@ import time
 import torch
 from _common import device_label, save
 
-from course_utils.baselines import compare, format_table, shipped_contenders
+from course_utils.compare import compare, format_table, shipped_contenders
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from course_utils.judge import accuracy_table
+from course_utils.evaluation import accuracy_table
 from course_utils.metrics import load_judge
 
 

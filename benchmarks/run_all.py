@@ -20,6 +20,8 @@ from pathlib import Path
 
 from _common import RESULTS, machine
 
+from course_utils import results
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -35,18 +37,14 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("install", ["install_time.py"], True),
     ("course_time_full", ["course_time.py", "--mode", "full"], True),
     ("sampler_quality", ["sampler_quality.py"], True),
-    ("unconditional_gap", ["unconditional_gap.py"], True),
-    ("sampling_spread", ["sampling_spread.py"], True),
-    ("loss_weighting", ["loss_weighting.py"], True),
-    ("denoiser_variants", ["denoiser_variants.py", "--out", "data/pixel-unet"], True),   # measures, trains nothing
     ("text_to_image_adherence", ["text_to_image_adherence.py"], True),
     ("compare_generators", ["compare_generators.py"], True),
 ]
 
 
 def load(name: str) -> dict | None:
-    path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    """A stored result, or None if that benchmark has not been run here yet."""
+    return results.load(name, missing_ok=True)
 
 
 def save_output(name: str, command: str, text: str, seconds: float) -> None:

@@ -20,10 +20,13 @@ import argparse
 import json
 
 import torch
-from _common import RESULTS, device_label, reference_renders, save
+from _common import device_label, save
 
 from course_utils import metrics
-from course_utils.denoiser import SAMPLERS, load_denoiser, score_sampler
+from course_utils import results
+from course_utils.denoiser import SAMPLERS, load_denoiser
+from course_utils.evaluation import score_sampler
+from course_utils.storybook import reference_renders
 
 NAME = "sampler_quality"
 
@@ -44,13 +47,12 @@ def main() -> None:
     args = parser.parse_args()
     ddpm_n = args.ddpm_n or args.n
     model = load_denoiser()
-    real, other, _ = reference_renders(args.n, model.config.sample_size)
+    real, other, _ = reference_renders(args.n, 0, model.config.sample_size)
     data = {"device": device_label(), "n_real": args.n, "seed": args.seed,
             "floor_fid": round(metrics.judge_fid(real, other), 3), "floor_kid": round(metrics.judge_kid(real, other), 5),
             "samplers": {}}
-    previous = RESULTS / f"{NAME}.json"
-    if previous.exists():
-        old = json.loads(previous.read_text())
+    old = results.load(NAME, missing_ok=True)
+    if old is not None:
         if old.get("n_real") == args.n and old.get("seed") == args.seed:
             data["samplers"] = {k: v for k, v in old.get("samplers", {}).items() if k not in args.samplers}
     print(f"real-vs-real floor at N={args.n}: judge-FID {data['floor_fid']:.3f}", flush=True)

@@ -14,7 +14,7 @@ import time
 from _common import device_label, save
 
 from course_utils.pipelines import load_text_to_image
-from course_utils.text_to_image_train import adherence_report
+from course_utils.evaluation import adherence_report
 
 
 def main() -> None:

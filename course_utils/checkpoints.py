@@ -1,6 +1,6 @@
 """Shipped model folders: safetensors weights + config.json + record.json + a SHA256SUMS manifest.
 
-Layout of a shipped model under ``data/<name>/``::
+Layout of a shipped model under ``data/<name>/`` (``paths.data_path(name)``)::
 
     model.safetensors   the weights (safetensors only: loading runs no code)
     config.json         what to build before loading ("kind" names the model family)
@@ -20,25 +20,19 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .distributed import is_main_process
+from .env import pick_device
+from .paths import data_path
 
 __all__ = [
-    "DATA_DIR", "MANIFEST", "CheckpointError", "data_path", "sha256_of", "write_manifest",
-    "verify_manifest", "save_model", "read_config", "load_weights", "load_model",
+    "MANIFEST", "CheckpointError", "sha256_of", "write_manifest",
+    "verify_manifest", "save_model", "read_config", "config_from_dict", "load_weights", "load_model",
 ]
 
-#: The repository's data/ folder (shipped checkpoints live here).
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MANIFEST = "SHA256SUMS"
 
 
 class CheckpointError(RuntimeError):
     """A shipped checkpoint is missing, corrupt, or of another kind than asked for."""
-
-
-def data_path(name: str | Path) -> Path:
-    """``data/<name>`` for a bare name, or the path itself if it is absolute or exists as given."""
-    path = Path(name)
-    return path if path.is_absolute() or path.exists() else DATA_DIR / path
 
 
 def _rebuild_hint(folder: Path) -> str:
@@ -111,6 +105,16 @@ def read_config(folder: str | Path, kind: str | None = None) -> dict:
     return config
 
 
+def config_from_dict(cls: type, config: dict, kind: str):
+    """A config dataclass ``cls`` from its config.json dict (JSON lists back to tuples); a key ``cls`` does not
+    know raises a ``CheckpointError`` (the file was written by another model or another version of the course)."""
+    unknown = set(config) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise CheckpointError(f"config.json has entries a {kind!r} model does not know: {sorted(unknown)}. "
+                              "It was written by another model or another version of the course.")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+
+
 def load_weights(folder: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
                  ) -> tuple[dict[str, torch.Tensor], dict]:
     """Return ``(state_dict, config)`` from a checked model folder."""
@@ -125,7 +129,6 @@ def load_model(folder: str | Path, kind: str, build, device: str | torch.device 
     Weights that do not fit the module built from ``config.json`` (another size or architecture)
     raise a ``CheckpointError`` that says how to rebuild, instead of torch's long key listing.
     """
-    from .env import pick_device
     state, config = load_weights(folder, kind=kind)
     model = build(config)
     try:

@@ -10,33 +10,34 @@ composition) is what lets the model draw "squirrel fishing by a river" without e
 
 Public helpers: ``build_model``, ``denoising_loss`` (the ε-prediction objective), ``drop_conditions``,
 ``load_denoiser``, ``make_denoise`` (the ``denoise(x_t, t)`` function ``samplers.sample`` calls),
-``labels_from_captions``, ``generate``, and the training recipe ``build`` (``python -m course_utils.train
-pixel-unet``).
+``labels_from_captions``, ``generate`` and ``guided_pixel_samples``, and the sampler presets ``SAMPLERS`` /
+``make_sampler`` that notebook 05 compares. Measuring it lives in ``course_utils.evaluation``; how the
+shipped checkpoint is trained, in ``course_utils/recipes/pixel_unet.py`` (``python -m course_utils.train
+pixel-unet``). Taught in notebooks 04 (training), 05 (sampling) and 06 (guidance).
 """
 from __future__ import annotations
 
-import functools
-import json
-import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
+import diffusers
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DModel
 from torch import nn
 
-from .checkpoints import CheckpointError, data_path, load_model, save_model
-from .env import pick_device
+from .checkpoints import config_from_dict, load_model
 from .forward import q_sample
+from .guidance import guided_denoise
+from .samplers import sample
 from .schedules import make_schedule
-from .seeding import make_generator
+from .seeding import seeded_init
+from .storybook import ACTIONS, PLACES, SUBJECTS, parse_caption
 
 __all__ = ["KIND", "NULL", "P_ALL", "P_EACH", "DenoiserConfig", "StorybookDenoiser", "build_model", "drop_conditions",
            "denoising_loss", "load_denoiser", "make_denoise", "labels_from_captions", "generate",
-           "scheduler_config", "SAMPLERS", "make_sampler", "generate_in_batches", "score_sampler", "evaluate", "record_metrics", "RECIPE", "build"]
+           "guided_pixel_samples", "scheduler_config", "SAMPLERS", "make_sampler"]
 
 KIND = "pixel-unet"
 #: Label value meaning "no condition on this attribute" (mapped to each embedding's extra row).
@@ -63,13 +64,7 @@ class DenoiserConfig:
 
     @classmethod
     def from_dict(cls, config: dict) -> "DenoiserConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(config) - known
-        if unknown:
-            raise CheckpointError(f"config.json has entries a {KIND!r} model does not know: {sorted(unknown)}. "
-                                  "It was written by another model or another version of the course.")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
-        return cls(**values)
+        return config_from_dict(cls, config, KIND)
 
 
 class StorybookDenoiser(nn.Module):
@@ -114,10 +109,8 @@ class StorybookDenoiser(nn.Module):
 
 def build_model(config: DenoiserConfig | None = None, *, seed: int = 0) -> StorybookDenoiser:
     """A freshly initialised denoiser (weights drawn under ``seed``, so the same seed gives the same model)."""
-    config = config or DenoiserConfig()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)            # diffusers initialises layers from the global RNG
-        return StorybookDenoiser(config)
+    with seeded_init(seed):            # diffusers initialises layers from the global RNG
+        return StorybookDenoiser(config or DenoiserConfig())
 
 
 def drop_conditions(labels: torch.Tensor, generator: torch.Generator, p_all: float = P_ALL,
@@ -178,7 +171,6 @@ def make_denoise(model: StorybookDenoiser, labels: torch.Tensor | None = None) -
 
 def labels_from_captions(captions: Sequence[str]) -> torch.Tensor:
     """Captions such as "squirrel fishing by a river" → LongTensor [N, 3] of (subject, action, place) indices."""
-    from .storybook import ACTIONS, PLACES, SUBJECTS, parse_caption
     if isinstance(captions, str):
         raise TypeError("labels_from_captions takes a list of captions; wrap a single one as [caption].")
     rows = []
@@ -213,7 +205,6 @@ SAMPLERS: dict[str, tuple[str, int, dict]] = {
 
 def make_sampler(name: str, model: StorybookDenoiser):
     """``(scheduler, num_inference_steps)`` for a sampler of ``SAMPLERS``, set up for ``model``'s schedule."""
-    import diffusers
     if name not in SAMPLERS:
         raise ValueError(f"Unknown sampler {name!r}. Known samplers: {', '.join(SAMPLERS)}.")
     cls_name, steps, options = SAMPLERS[name]
@@ -227,7 +218,6 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
 
     With ``guidance_scale`` w (needs labels), each step is classifier-free guided against the all-NULL
     condition ("any subject, action, place"): ε̂ = ε̂(x, ∅) + w·(ε̂(x, c) − ε̂(x, ∅)), see notebook 06."""
-    from .samplers import sample
     if guidance_scale is not None and labels is None:
         raise ValueError("guidance_scale needs labels: guidance pushes each image towards its own label row.")
     if (n is None) == (labels is None):
@@ -241,7 +231,6 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
     if guidance_scale is None:
         denoise = make_denoise(model, None if labels is None else labels.to(device))
     else:
-        from .guidance import guided_denoise
         uncond = torch.full((1, labels.shape[1]), NULL, dtype=labels.dtype, device=device)
         denoise = guided_denoise(lambda x, t, c: model(x, t, c), labels.to(device), uncond, guidance_scale)
     images = sample(denoise, scheduler,
@@ -250,155 +239,9 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
     return images.clamp(-1, 1)
 
 
-def generate_in_batches(model: StorybookDenoiser, name: str, *, n: int | None = None,
-                        labels: torch.Tensor | None = None, seed: int, batch_size: int = 250) -> torch.Tensor:
-    """Many samples with sampler ``name`` (``SAMPLERS``), on the CPU: ``n`` unconditional ones or one per
-    row of ``labels``, drawn ``batch_size`` at a time, batch i with generator ``seed + i``."""
-    if (n is None) == (labels is None):
-        raise ValueError("Give either n (unconditional samples) or labels (one image per row), not both or neither.")
-    count = n if labels is None else labels.shape[0]
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"Need at least one image: got n={n!r} ({'no' if labels is None else count} label rows).")
-    scheduler, steps = make_sampler(name, model)
-    out = []
-    for i, first in enumerate(range(0, count, batch_size)):
-        size = min(batch_size, count - first)
-        rows = None if labels is None else labels[first:first + size]
-        out.append(generate(model, scheduler, n=size if rows is None else None, labels=rows,
-                            generator=make_generator(seed + i), num_inference_steps=steps).cpu())
-    return torch.cat(out)
-
-
-def score_sampler(model: StorybookDenoiser, name: str, real: torch.Tensor, *, seed: int = 5,
-                  batch_size: int = 250) -> tuple[dict, torch.Tensor]:
-    """Draw as many unconditional samples as ``real`` has renders with sampler ``name`` (batch i uses
-    generator seed + i) and score them; ``(row, samples)``, the row holding judge-FID and judge-KID
-    against ``real``, coverage and seconds per image.
-
-    Notebook 05 and ``benchmarks/sampler_quality.py`` both measure samplers with this."""
-    from . import metrics
-    n, start = real.shape[0], time.perf_counter()
-    fake = generate_in_batches(model, name, n=n, seed=seed, batch_size=batch_size)
-    seconds = time.perf_counter() - start
-    row = {"steps": SAMPLERS[name][1], "n": n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
-           "judge_kid": round(metrics.judge_kid(real, fake), 5), "coverage": round(metrics.coverage(fake), 3),
-           "seconds_per_image": round(seconds / n, 4)}
-    return row, fake
-
-
-def evaluate(model: StorybookDenoiser, *, n: int = 1000, per_seen: int = 2, per_held_out: int = 8,
-             sampler: str = "DDIM-25", seed: int = 20_000, batch_size: int = 250, max_seen: int | None = None) -> dict:
-    """Judge the model: unconditional judge-FID (and the real-vs-real floor at the same N), coverage,
-    the judge-FID of conditional samples (guidance 1) whose labels follow the training mix, and plain
-    conditional adherence (guidance 1) on seen and held-out compositions. Needs data/judge.
-
-    Seen = the first ``max_seen`` training compositions (all 108 by default), ``per_seen`` images each."""
-    from . import metrics, storybook
-
-    def draw(labels: torch.Tensor | None, count: int, salt: int) -> torch.Tensor:
-        return generate_in_batches(model, sampler, n=count if labels is None else None, labels=labels,
-                                   seed=seed + 1000 * salt, batch_size=batch_size)
-
-    real_a, _ = storybook.sample_batch(n, make_generator(seed + 1), model.config.sample_size)
-    real_b, labels_b = storybook.sample_batch(n, make_generator(seed + 2), model.config.sample_size)
-    fake = draw(None, n, salt=1)
-    # The same p(x) drawn another way: a composition from the training mix first, then x ~ p(x | c).
-    # Its gap to `fake` is what the null condition (trained on the P_ALL share of rows) still lacks.
-    via_labels = draw(labels_b, n, salt=4)
-    seen = [c for c in storybook.TRAIN_COMPOSITIONS[:max_seen] for _ in range(per_seen)]
-    held = [c for c in storybook.HELD_OUT for _ in range(per_held_out)]
-    seen_images = draw(torch.tensor([storybook.labels_of(*c) for c in seen]), len(seen), salt=2)
-    held_images = draw(torch.tensor([storybook.labels_of(*c) for c in held]), len(held), salt=3)
-    fid, floor = metrics.judge_fid(real_a, fake), metrics.judge_fid(real_a, real_b)
-    return {
-        "sampler": sampler, "n_unconditional": n, "seed": seed,
-        "judge_fid_unconditional": round(fid, 3), "judge_fid_real_vs_real_floor": round(floor, 3),
-        "fid_over_floor": round(fid / max(floor, 1e-9), 2),
-        "judge_fid_conditional_training_mix": round(metrics.judge_fid(real_a, via_labels), 3),
-        "coverage_unconditional": round(metrics.coverage(fake), 3),
-        "coverage_real_renders_same_n": round(metrics.coverage(real_b), 3),
-        "adherence_seen_guidance_1": {k: round(v, 3) for k, v in metrics.adherence(seen_images, seen).items()},
-        "adherence_held_out_guidance_1": {k: round(v, 3) for k, v in metrics.adherence(held_images, held).items()},
-        "n_seen": len(seen), "n_held_out": len(held),
-    }
-
-
-def record_metrics(folder: str | Path = KIND, **kwargs) -> dict:
-    """Evaluate the shipped model and write the result into its record.json (manifest refreshed)."""
-    from .checkpoints import write_manifest
-    folder = data_path(folder)
-    model = load_denoiser(folder)
-    t0 = time.perf_counter()
-    metrics = {**evaluate(model, **kwargs), "seconds": round(time.perf_counter() - t0, 1)}
-    record = json.loads((folder / "record.json").read_text())
-    record["metrics"] = metrics
-    (folder / "record.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    write_manifest(folder)
-    return metrics
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The recipe: python -m course_utils.train pixel-unet
-# ---------------------------------------------------------------------------------------------------------
-@dataclass
-class Recipe:
-    """How the shipped checkpoint is trained (measured ≈ 0.6 s per step at batch 64 on 2 idle cores)."""
-    steps: int = 4000
-    batch_size: int = 64
-    lr: float = 2e-3
-    warmup_steps: int = 100
-    ema_decay: float = 0.999
-    snr_gamma: float | None = 5.0       # Min-SNR loss weighting (denoising_loss); None = plain ε loss
-    p_all: float = P_ALL                # share of rows trained with no condition (the unconditional model)
-    p_each: float = P_EACH              # otherwise, each label dropped on its own with this probability
-    seed: int = 0
-    checkpoint_every: int = 100
-    model: DenoiserConfig = field(default_factory=DenoiserConfig)
-
-
-RECIPE = Recipe()
-
-
-def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int | None = None,
-          recipe: Recipe | None = None, command: str | None = None, evaluate_after: bool = True) -> dict:
-    """Train the storybook denoiser, save its EMA weights to ``out_dir``; return the record.
-
-    ``recipe`` defaults to the shipped ``RECIPE``; benchmarks/denoiser_variants.py passes variants of it
-    and its own ``command`` line for the record (default: the training command now running).
-    ``evaluate_after=False`` skips the judge's evaluation (minutes) for smoke runs."""
-    from . import storybook
-    from .train import command_line
-    from .training import TrainConfig, train
-    recipe = RECIPE if recipe is None else recipe
-    steps = recipe.steps if steps is None else steps
-    seed = recipe.seed if seed is None else seed
-    mc = DenoiserConfig(**{**asdict(recipe.model),
-                           "vocab_sizes": (len(storybook.SUBJECTS), len(storybook.ACTIONS), len(storybook.PLACES))})
-    model = build_model(mc, seed=seed)
-
-    def batch_fn(step: int, g: torch.Generator):
-        return storybook.sample_batch(recipe.batch_size, g, mc.sample_size, split="train")
-
-    config = TrainConfig(steps=steps, lr=recipe.lr, warmup_steps=recipe.warmup_steps, lr_schedule="cosine",
-                         ema_decay=recipe.ema_decay, seed=seed, log_every=10,
-                         checkpoint_every=recipe.checkpoint_every, run_dir=str(run_dir) if run_dir else None)
-    t0 = time.time()
-    loss_fn = functools.partial(denoising_loss, snr_gamma=recipe.snr_gamma, p_all=recipe.p_all, p_each=recipe.p_each)
-    result = train(model, loss_fn, batch_fn, config)
-    _, losses = result.losses()
-    tail = losses[-20:]
-    record = {
-        "command": command or command_line(), "seed": seed, "steps": steps, "batch_size": recipe.batch_size,
-        "recipe": {**{k: v for k, v in asdict(recipe).items() if k != "model"}, "seed": seed, "steps": steps},
-        "wall_time_s_this_session": round(time.time() - t0, 1), "resumed_from_step": result.resumed_from,
-        "seconds_per_step": round(result.seconds / max(1, steps - result.resumed_from), 3),
-        "threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(), "device": str(pick_device()),
-        "date": time.strftime("%Y-%m-%d"), "parameters": sum(p.numel() for p in model.parameters()),
-        "final_loss_mean_last_200_steps": round(sum(tail) / max(1, len(tail)), 5),
-        "loss_history": [[int(s), round(v, 5)] for s, v in zip(*result.losses())][::5],
-    }
-    save_model(out_dir, result.ema_state, {**asdict(mc)}, record)
-    if evaluate_after and (data_path("judge") / "SHA256SUMS").exists():      # the judge measures the result
-        record["metrics"] = record_metrics(out_dir)
-    print(json.dumps({k: v for k, v in record.items() if k != "loss_history"}, indent=1))
-    return record
+def guided_pixel_samples(model: StorybookDenoiser, labels: torch.Tensor, guidance_scale: float, *, scheduler: Any,
+                         generator: torch.Generator, num_inference_steps: int) -> torch.Tensor:
+    """Images [N, 3, H, W] in [-1, 1], one per label row [N, 3], guided with scale w against the all-NULL
+    condition ("any subject, action, place"): ``generate`` with ``guidance_scale`` (notebook 06)."""
+    return generate(model, scheduler, labels=labels, generator=generator, num_inference_steps=num_inference_steps,
+                    guidance_scale=guidance_scale)

@@ -136,13 +136,11 @@ def reflow_pairs(model: nn.Module, n: int, *, generator: torch.Generator, num_in
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """(x0 [n, 2], ε [n, 2]): noise and the point the trained flow carries it to. Training a new flow on
     these coupled pairs ("reflow", Liu et al. 2022) straightens its paths, so fewer steps suffice."""
-    eps = gaussian_noise((n, 2), generator)
-    x = eps.to(_device(model))
-    sched = FlowMatchEulerScheduler()
-    sched.set_timesteps(num_inference_steps)
-    for t in sched.timesteps:
-        x = sched.step(model(x, t), t, x).prev_sample
-    return x.cpu(), eps
+    # ε is the start noise samples.sample is about to draw: the same draw, from a copy of the generator
+    eps = gaussian_noise((n, 2), torch.Generator().set_state(generator.get_state()))
+    x0 = sample(flow_denoiser(model), FlowMatchEulerScheduler(), (n, 2), generator=generator,
+                num_inference_steps=num_inference_steps, device=_device(model))
+    return x0.cpu(), eps
 
 
 def flow_denoiser(model: nn.Module):

@@ -7,26 +7,26 @@
 Non-saturating loss (Goodfellow et al. 2014), two optimisers taking turns in the one training loop:
     L_D = −log σ(D(x)) − log(1 − σ(D(G(z))))        the discriminator's step, then
     L_G = −log σ(D(G(z)))                           the generator's step, on the same batch.
-Shipped as ``data/gan`` (``python -m course_utils.train gan``).
+Shipped as ``data/gan`` (``python -m course_utils.train gan``, recipe in ``course_utils/recipes/gan.py``).
+Taught in notebook 08.
 """
 from __future__ import annotations
 
-import json
-import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError, load_model, save_model
-from .env import pick_device
+from .checkpoints import config_from_dict, load_model
+from .seeding import seeded_init
+from .storybook import sample_batch
+from .training import Objective, TrainConfig, train
 from .vae import Decoder, Encoder, VAEConfig
 
 __all__ = ["KIND", "GANConfig", "GAN", "build_gan", "discriminator_loss", "generator_loss", "gan_objectives",
-           "load_gan", "Recipe", "RECIPE", "train_gan", "build"]
+           "load_gan", "LR", "BETAS", "train_gan"]
 
 KIND = "gan"
 
@@ -41,10 +41,7 @@ class GANConfig:
 
     @classmethod
     def from_dict(cls, config: dict) -> "GANConfig":
-        unknown = set(config) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise CheckpointError(f"config.json has entries a {KIND!r} model does not know: {sorted(unknown)}.")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+        return config_from_dict(cls, config, KIND)
 
     def as_vae_config(self) -> VAEConfig:
         return VAEConfig(image_size=self.image_size, channels=self.channels, latent_dim=self.latent_dim)
@@ -78,8 +75,7 @@ class GAN(nn.Module):
 
 def build_gan(config: GANConfig | None = None, *, seed: int = 0) -> GAN:
     """A fresh GAN whose initial weights depend only on ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_init(seed):
         return GAN(config)
 
 
@@ -108,7 +104,6 @@ def generator_loss(model: GAN, batch, generator: torch.Generator) -> torch.Tenso
 
 def gan_objectives(model: GAN, *, d_lr_scale: float = 1.0, g_lr_scale: float = 1.0) -> list:
     """The two optimisers of the one training loop: the discriminator's step, then the generator's."""
-    from .training import Objective
     return [Objective("d_loss", discriminator_loss, model.discriminator.parameters(), lr_scale=d_lr_scale),
             Objective("g_loss", generator_loss, model.generator.parameters(), lr_scale=g_lr_scale)]
 
@@ -119,70 +114,26 @@ def load_gan(folder: str | Path = KIND, *, device: str | torch.device | None = N
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Training: a short live run (notebook 08) and the recipe (python -m course_utils.train gan)
+# A short live run (notebook 08). The shipped GAN's recipe: course_utils/recipes/gan.py
 # ---------------------------------------------------------------------------------------------------------
-@dataclass
-class Recipe:
-    """How the shipped GAN is trained: Adam(β1 = 0.5) as in DCGAN, EMA of the weights for sampling."""
-    steps: int = 1600
-    batch_size: int = 64
-    pool_size: int = 16384          # training-split renders drawn once, then sampled from
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    ema_decay: float = 0.995
-    seed: int = 0
-    checkpoint_every: int = 200
-    model: GANConfig = field(default_factory=GANConfig)
-
-
-RECIPE = Recipe()
+#: DCGAN's optimiser settings: Adam with β1 = 0.5 (less momentum keeps the two players from overshooting).
+LR, BETAS = 2e-4, (0.5, 0.999)
 
 
 def train_gan(steps: int, *, seed: int = 0, config: GANConfig | None = None, batch_size: int = 64,
-              lr: float = RECIPE.lr, d_lr_scale: float = 1.0, g_lr_scale: float = 1.0,
+              lr: float = LR, d_lr_scale: float = 1.0, g_lr_scale: float = 1.0,
               ema_decay: float | None = None, run_dir: str | Path | None = None, progress: bool = True,
               checkpoint_every: int = 0, data=None):
     """Train a fresh GAN on training-split renders with the one training loop; returns (model, TrainResult).
 
     ``data``: optional ``batch_fn(step, g)``; default = fresh renders of the training split.
     """
-    from .storybook import sample_batch
-    from .training import TrainConfig, train
     config = config or GANConfig()
     model = build_gan(config, seed=seed)
-    tc = TrainConfig(steps=steps, lr=lr, betas=RECIPE.betas, grad_clip=None, ema_decay=ema_decay, seed=seed,
+    tc = TrainConfig(steps=steps, lr=lr, betas=BETAS, grad_clip=None, ema_decay=ema_decay, seed=seed,
                      log_every=max(1, min(10, steps // 50)), checkpoint_every=checkpoint_every,
                      run_dir=str(run_dir) if run_dir else None)
     batch_fn = data or (lambda step, g: sample_batch(batch_size, g, config.image_size, split="train"))
     result = train(model, gan_objectives(model, d_lr_scale=d_lr_scale, g_lr_scale=g_lr_scale), batch_fn, tc,
                    progress=progress)
     return model, result
-
-
-def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int = RECIPE.seed) -> dict:
-    """Train the shipped GAN and save its EMA weights to ``out_dir`` with its record; returns the record."""
-    from .baselines import pool_batches, render_pool
-    from .train import command_line
-    steps = RECIPE.steps if steps is None else steps
-    t0 = time.time()
-    data = pool_batches(render_pool(RECIPE.pool_size, seed), RECIPE.batch_size)
-    model, result = train_gan(steps, seed=seed, config=RECIPE.model, batch_size=RECIPE.batch_size,
-                              ema_decay=RECIPE.ema_decay, run_dir=run_dir, checkpoint_every=RECIPE.checkpoint_every,
-                              data=data)
-    tail = result.history[-20:]
-    mean = lambda key: round(sum(r[key] for r in tail) / max(1, len(tail)), 4)   # noqa: E731
-    record = {
-        "command": command_line(), "seed": seed, "steps": steps, "batch_size": RECIPE.batch_size,
-        "recipe": {k: v for k, v in asdict(RECIPE).items() if k != "model"},
-        "wall_time_s_this_session": round(time.time() - t0, 1), "resumed_from_step": result.resumed_from,
-        "seconds_per_step": round(result.seconds / max(1, steps - result.resumed_from), 3),
-        "threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(), "device": str(pick_device()),
-        "date": time.strftime("%Y-%m-%d"), "parameters": sum(p.numel() for p in model.parameters()),
-        "parameters_generator": sum(p.numel() for p in model.generator.parameters()),
-        "final_d_loss": mean("d_loss"), "final_g_loss": mean("g_loss"),
-        "final_d_real": mean("d_real"), "final_d_fake": mean("d_fake"),
-        "history": [{k: round(v, 5) for k, v in r.items()} for r in result.history][::4],
-    }
-    save_model(out_dir, result.ema_state, asdict(RECIPE.model), record)
-    print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=1))
-    return record

@@ -16,12 +16,12 @@ batch that stacks the unconditional half first and the conditional half second, 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable
 
 import torch
 
-__all__ = ["DEFAULT_GUIDANCE", "check_guidance_scale", "cfg_combine", "split_guided", "stack_conditions", "guided_denoise",
-           "guided_pixel_samples", "diversity", "adherence_and_diversity"]
+__all__ = ["DEFAULT_GUIDANCE", "check_guidance_scale", "cfg_combine", "split_guided", "stack_conditions",
+           "guided_denoise"]
 
 #: The guidance scale the storybook text-to-image pipeline uses unless told otherwise: measured best on
 #: held-out prompts (benchmarks/text_to_image_adherence.py), and diffusers' own default.
@@ -96,38 +96,3 @@ def guided_denoise(model: ConditionalModel, cond: torch.Tensor, uncond: torch.Te
         return split_guided(eps_both, w)
 
     return denoise
-
-
-def guided_pixel_samples(model: torch.nn.Module, labels: torch.Tensor, guidance_scale: float, *, scheduler: Any,
-                         generator: torch.Generator, num_inference_steps: int) -> torch.Tensor:
-    """Images [N, 3, H, W] in [-1, 1] from the pixel denoiser (``course_utils.denoiser``), one per label row
-    [N, 3], guided with scale w; the unconditional rows are all NULL ("any subject, action, place")."""
-    from .denoiser import generate
-    return generate(model, scheduler, labels=labels, generator=generator, num_inference_steps=num_inference_steps,
-                    guidance_scale=guidance_scale)
-
-
-def diversity(features: torch.Tensor, groups: Sequence[Hashable]) -> float:
-    """Mean distance between the features [N, D] of two samples of the same group (prompt), over all such pairs
-    within each group, averaged over groups. 0 = every prompt always gives the same picture."""
-    feats = torch.as_tensor(features, dtype=torch.float64)
-    if feats.dim() != 2 or feats.shape[0] != len(groups):
-        raise ValueError(f"features must be [N, D] with one group per row; got {tuple(feats.shape)} and "
-                         f"{len(groups)} groups.")
-    from .metrics import mean_pairwise_distance
-    per_group = []
-    for g in dict.fromkeys(groups):
-        f = feats[[i for i, x in enumerate(groups) if x == g]]
-        if len(f) >= 2:
-            per_group.append(mean_pairwise_distance(f))
-    if not per_group:
-        raise ValueError("diversity needs at least one group with two or more samples.")
-    return sum(per_group) / len(per_group)
-
-
-def adherence_and_diversity(images: torch.Tensor, captions: Sequence[str]) -> dict[str, float]:
-    """The judge's verdict on samples [N, 3, H, W]: adherence (share read as their caption) and diversity
-    (mean judge-feature distance between samples of the same caption)."""
-    from .metrics import adherence, judge_features
-    scores = adherence(images, list(captions))
-    return {"adherence": scores["all"], "diversity": diversity(torch.from_numpy(judge_features(images)), captions)}

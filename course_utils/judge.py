@@ -9,26 +9,24 @@ features stand in for Inception's in judge-FID / judge-KID (no Inception weights
 
 64 px inputs are average-pooled to 32 px first (exactly how ``storybook.render(size=32)`` is made).
 It is trained only on TRAINING compositions, with fresh renders every step, and checked on fresh
-renders of both the training and the held-out compositions.
+renders of both the training and the held-out compositions (``evaluation.accuracy_table``). How the
+shipped judge is trained: ``course_utils/recipes/judge.py``. Taught in notebooks 04 and 05.
 """
 from __future__ import annotations
 
-import os
-import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoints import CheckpointError, data_path, load_model, read_config, save_model
-from .env import pick, pick_device
-from .seeding import make_generator
 from . import storybook
+from .checkpoints import CheckpointError, load_model, read_config
+from .paths import data_path
+from .seeding import seeded_init
 
-__all__ = ["KIND", "ATTRIBUTES", "JudgeConfig", "Judge", "judge_loss", "augment", "accuracy_table", "feature_rms",
-           "build", "load"]
+__all__ = ["KIND", "ATTRIBUTES", "JudgeConfig", "Judge", "build_judge", "judge_loss", "augment", "load"]
 
 KIND = "judge"
 ATTRIBUTES = ("subject", "action", "place")
@@ -109,94 +107,10 @@ def judge_loss(model: Judge, batch: tuple[torch.Tensor, torch.Tensor], generator
     return sum(F.cross_entropy(lk, labels[:, k]) for k, lk in enumerate(logits))
 
 
-@torch.no_grad()
-def accuracy_table(model: Judge, per_composition: int, seed: int = 10_000, batch_size: int = 256
-                   ) -> dict[str, dict[str, float]]:
-    """Per-attribute accuracy on fresh renders: {"train"|"held_out": {"subject", "action", "place", "all"}}.
-
-    ``per_composition`` renders of each composition, with seeds from ``seed`` that training never draws
-    (training seeds come from its step generators).
-    """
-    model.eval()
-    device = next(model.parameters()).device
-    table = {}
-    for split in ("train", "held_out"):
-        triples = [t for t in storybook.compositions(split) for _ in range(per_composition)]
-        g = make_generator(seed + (split == "held_out"))
-        seeds = torch.randint(0, 2**62, (len(triples),), generator=g).tolist()
-        labels = torch.tensor([storybook.labels_of(*t) for t in triples])
-        preds = []
-        for i in range(0, len(triples), batch_size):
-            x = storybook.render_batch(triples[i:i + batch_size], seeds[i:i + batch_size], size=32)
-            preds.append(model.predict(x.to(device)).cpu())
-        right = torch.cat(preds) == labels
-        table[split] = {a: round(right[:, k].float().mean().item(), 4) for k, a in enumerate(ATTRIBUTES)}
-        table[split]["all"] = round(right.all(1).float().mean().item(), 4)
-        table[split]["images"] = len(triples)
-    return table
-
-
-@torch.no_grad()
-def feature_rms(model: Judge, n: int, seed: int = 30_000) -> float:
-    """Root-mean-square of the unscaled features over ``n`` fresh renders of the training compositions."""
-    g = make_generator(seed)
-    pool = storybook.TRAIN_COMPOSITIONS
-    triples = [pool[i] for i in torch.randint(len(pool), (n,), generator=g).tolist()]
-    x = storybook.render_batch(triples, torch.randint(0, 2**62, (n,), generator=g).tolist(), size=32)
-    model.eval()
-    f = model.features(x.to(next(model.parameters()).device)) * model.config.feature_scale
-    return float(f.pow(2).mean().sqrt())
-
-
-@dataclass(frozen=True)
-class JudgeRecipe:
-    steps: int = 700
-    batch_size: int = 96
-    lr: float = 3e-3
-    warmup_steps: int = 30
-    weight_decay: float = 1e-4
-    checkpoint_every: int = 100
-    seed: int = 0
-
-
-RECIPE = JudgeRecipe()
-
-
-def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int = RECIPE.seed) -> dict:
-    """Train the judge on fresh renders of the training compositions, measure it, save it to ``out_dir``."""
-    from .train import command_line
-    from .training import TrainConfig, train
-    steps = RECIPE.steps if steps is None else steps
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)                          # layer initialisation uses the global RNG
-        model = Judge()
-
-    def batch_fn(step: int, g: torch.Generator):
-        return storybook.sample_batch(RECIPE.batch_size, g, size=32, split="train")
-
-    config = TrainConfig(steps=steps, lr=RECIPE.lr, warmup_steps=RECIPE.warmup_steps, lr_schedule="cosine",
-                         weight_decay=RECIPE.weight_decay, seed=seed, log_every=10,
-                         checkpoint_every=RECIPE.checkpoint_every, run_dir=str(run_dir) if run_dir else None)
-    t0 = time.time()
-    result = train(model, judge_loss, batch_fn, config)
-    train_seconds = time.time() - t0
-    table = accuracy_table(model, per_composition=pick(20, 1))
-    model.config = replace(model.config, feature_scale=round(feature_rms(model, pick(2000, 200)), 4))
-    _, losses = result.losses()
-    record = {
-        "command": command_line(), "seed": seed, "steps": steps, "batch_size": RECIPE.batch_size,
-        "recipe": asdict(RECIPE), "wall_time_s_this_session": round(train_seconds, 1),
-        "resumed_from_step": result.resumed_from,
-        "seconds_per_step": round(result.seconds / max(1, steps - result.resumed_from), 3),
-        "threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(), "device": str(pick_device()),
-        "date": time.strftime("%Y-%m-%d"), "parameters": sum(p.numel() for p in model.parameters()),
-        "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4) if losses else None,
-        "accuracy": table,
-    }
-    config_json = {"kind": KIND, **asdict(model.config), "subjects": list(storybook.SUBJECTS),
-                   "actions": list(storybook.ACTIONS), "places": list(storybook.PLACES)}
-    save_model(out_dir, model, config_json, record)
-    return record
+def build_judge(config: JudgeConfig | None = None, *, seed: int = 0) -> Judge:
+    """A fresh judge whose initial weights depend only on ``seed``."""
+    with seeded_init(seed):                              # layer initialisation uses the global RNG
+        return Judge(config)
 
 
 def load(folder: str | Path = KIND, *, device: str | torch.device | None = None) -> Judge:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 import scipy.linalg
@@ -27,7 +27,8 @@ from .env import pick_device
 from .judge import ATTRIBUTES, KIND, Judge, load
 
 __all__ = ["load_judge", "check_images", "judge_features", "judge_labels", "adherence", "frechet_distance",
-           "judge_fid", "polynomial_mmd2", "judge_kid", "coverage", "mean_pairwise_distance"]
+           "judge_fid", "polynomial_mmd2", "judge_kid", "coverage", "mean_pairwise_distance", "diversity",
+           "adherence_and_diversity"]
 
 
 @lru_cache(maxsize=4)
@@ -186,3 +187,27 @@ def mean_pairwise_distance(x: torch.Tensor) -> float:
     d = torch.cdist(flat, flat)
     n = flat.shape[0]
     return float(d.sum() / (n * (n - 1)))
+
+
+def diversity(features: torch.Tensor, groups: Sequence[Hashable]) -> float:
+    """Mean distance between the features [N, D] of two samples of the same group (prompt), over all such pairs
+    within each group, averaged over groups. 0 = every prompt always gives the same picture."""
+    feats = torch.as_tensor(features, dtype=torch.float64)
+    if feats.dim() != 2 or feats.shape[0] != len(groups):
+        raise ValueError(f"features must be [N, D] with one group per row; got {tuple(feats.shape)} and "
+                         f"{len(groups)} groups.")
+    per_group = []
+    for g in dict.fromkeys(groups):
+        f = feats[[i for i, x in enumerate(groups) if x == g]]
+        if len(f) >= 2:
+            per_group.append(mean_pairwise_distance(f))
+    if not per_group:
+        raise ValueError("diversity needs at least one group with two or more samples.")
+    return sum(per_group) / len(per_group)
+
+
+def adherence_and_diversity(images: torch.Tensor, captions: Sequence[str]) -> dict[str, float]:
+    """The judge's verdict on samples [N, 3, H, W]: adherence (share read as their caption) and diversity
+    (mean judge-feature distance between samples of the same caption)."""
+    scores = adherence(images, list(captions))
+    return {"adherence": scores["all"], "diversity": diversity(torch.from_numpy(judge_features(images)), captions)}

@@ -21,9 +21,10 @@ from typing import Iterator, Sequence
 
 import torch
 
-from .checkpoints import DATA_DIR, CheckpointError, verify_manifest
+from .checkpoints import CheckpointError, verify_manifest
 from .env import pick_device
 from .guidance import DEFAULT_GUIDANCE, check_guidance_scale
+from .paths import data_path, is_bare_name
 from .text_to_image import StableDiffusionPipeline, course_words
 
 __all__ = ["DEFAULT_SOURCE", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "REBUILD", "StorybookPipeline",
@@ -32,7 +33,6 @@ __all__ = ["DEFAULT_SOURCE", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "REBUILD", "St
 DEFAULT_SOURCE = "data/storybook-sd"
 DEFAULT_STEPS = 25
 REBUILD = "python -m course_utils.train storybook-sd"
-_REPO = DATA_DIR.parent
 
 
 def prompt_vocabulary(tokenizer) -> tuple[str, ...] | None:
@@ -121,16 +121,19 @@ def _quiet_loading() -> Iterator[None]:
 
 
 def resolve_source(source: str | Path) -> tuple[str, Path | None]:
-    """("local", folder) for a folder that exists here or that names the course's data/ folder;
-    ("hub", None) for anything else (a Hugging Face hub id such as "org/name")."""
-    path = Path(source).expanduser()
-    for candidate in (path, _REPO / path):
-        if candidate.is_dir():
-            return "local", candidate.resolve()
+    """("local", folder) for a model name or a folder; ("hub", None) for a Hugging Face hub id ("org/name").
+
+    As for every course loader (``paths.data_path``): a bare name ("storybook-sd") means data/storybook-sd,
+    a path stays a path. Two parts ("org/name") that are no folder here, and not under data/, are a hub id.
+    """
     text = str(source)
-    looks_local = (path.is_absolute() or text.startswith((".", "~")) or path.parts[:1] == ("data",)
-                   or len(path.parts) != 2 or text.endswith("/"))
-    return ("local", (path if path.is_absolute() else _REPO / path)) if looks_local else ("hub", None)
+    path = Path(text).expanduser()
+    if is_bare_name(text) or path.is_absolute() or text.startswith((".", "~")) or text.endswith("/"):
+        return "local", data_path(text).resolve()
+    local = data_path(text)
+    if local.is_dir() or path.parts[:1] == ("data",) or len(path.parts) != 2:
+        return "local", local.resolve()
+    return "hub", None
 
 
 def load_text_to_image(source: str | Path = DEFAULT_SOURCE, *, online: bool = False,

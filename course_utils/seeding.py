@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import numbers
 import random
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["MAX_SEED", "validate_seed", "make_generator", "seed_everything", "noise_canvas"]
+__all__ = ["MAX_SEED", "validate_seed", "make_generator", "seeded_init", "seed_everything", "noise_canvas"]
 
 #: Seeds are integers in [0, MAX_SEED): the range torch.Generator.manual_seed accepts without wrapping.
 MAX_SEED = 2**63
@@ -45,6 +47,20 @@ def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Gener
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("make_generator(device='cuda') needs a GPU, and none is visible. Use device='cpu'.")
     return torch.Generator(device=device).manual_seed(seed)
+
+
+@contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Build a network inside ``with seeded_init(seed):`` and its initial weights depend only on ``seed``.
+
+    torch.nn, diffusers and transformers layers draw their initial weights from torch's GLOBAL RNG and take
+    no generator; this forks that RNG (its state is restored on exit, so the caller's draws are untouched)
+    and seeds it for the block.
+    """
+    seed = validate_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -16,17 +16,19 @@ model can only draw them by composing what it has seen.
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from .seeding import validate_seed
+from .plotting import show_images
+from .seeding import make_generator, validate_seed
 from .storybook_art import draw_scene
 
 __all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
            "compositions", "train_compositions", "caption", "parse_caption", "labels_of", "composition_of",
-           "render", "render_batch", "render_for_split", "sample_batch", "StorybookDataset", "gallery"]
+           "render", "render_batch", "render_for_split", "sample_batch", "reference_renders", "render_pool",
+           "pool_batches", "StorybookDataset", "gallery"]
 
 SUBJECTS = ("squirrel", "fox", "rabbit", "bear", "owl", "frog")
 ACTIONS = ("fishing", "reading", "sleeping", "juggling")
@@ -174,6 +176,35 @@ def sample_batch(n: int, generator: torch.Generator, size: int = 32, split: str 
     return render_batch(triples, seeds, size), labels
 
 
+def reference_renders(n: int, seed: int = 0, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two render sets every quality figure is scored against: ``(real, other, other_labels)``.
+
+    ``real`` is ``n`` training-split renders drawn with generator ``seed + 1``: the reference a model's
+    samples are compared with. ``other`` (generator ``seed + 2``) is a second set of renders: its score
+    against ``real`` is the real-vs-real "floor", the best any model can get at this ``n``.
+    """
+    real, _ = sample_batch(n, make_generator(seed + 1), size)
+    other, other_labels = sample_batch(n, make_generator(seed + 2), size)
+    return real, other, other_labels
+
+
+def render_pool(n: int, seed: int = 0, split: str = "train", size: int = 32) -> torch.Tensor:
+    """``n`` renders [n, 3, size, size] of ``split``, drawn once with generator ``seed`` (rendering every
+    batch afresh would cost as much as a small model's training step on this CPU)."""
+    return sample_batch(n, make_generator(seed), size, split=split)[0]
+
+
+def pool_batches(pool: torch.Tensor, batch_size: int = 64) -> Callable[[int, torch.Generator], torch.Tensor]:
+    """``batch_fn(step, g)`` for ``training.train``: ``batch_size`` images picked from ``pool`` with ``g``."""
+    if not isinstance(pool, torch.Tensor) or pool.dim() != 4 or pool.shape[0] < batch_size:
+        raise ValueError(f"pool must be images [N, 3, H, W] with N ≥ batch_size = {batch_size}, got "
+                         f"{tuple(getattr(pool, 'shape', ()))}. Make one with render_pool(n).")
+
+    def batch_fn(step: int, g: torch.Generator) -> torch.Tensor:
+        return pool[torch.randint(pool.shape[0], (batch_size,), generator=g)]
+    return batch_fn
+
+
 class StorybookDataset(torch.utils.data.Dataset):
     """A map-style data set of ``length`` scenes: item i → (image [3, size, size], caption, labels [3] int64).
 
@@ -215,7 +246,6 @@ _GALLERY = (("squirrel", "fishing", "by a river"), ("fox", "reading", "in a fore
 def gallery(triples: Sequence[tuple[str, str, str]] | None = None, *, seed: int = 0, size: int = 64,
             ncols: int = 4):
     """A figure of scenes with their captions (image i uses seed ``seed + i``); returns the Figure."""
-    from .plotting import show_images
     triples = list(_GALLERY if triples is None else triples)
     if not triples:
         raise ValueError("gallery needs at least one (subject, action, place) composition.")

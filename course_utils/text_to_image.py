@@ -8,7 +8,8 @@ Every part is the class Stable Diffusion uses, only much smaller: the tokenizer'
 learned here from the course's captions with the ``tokenizers`` library (so every course word is one
 token), the text encoder and the UNet are trained together on cached VAE latents, and the whole thing
 is saved with ``StableDiffusionPipeline.save_pretrained`` into ``data/storybook-sd``. The training
-recipe lives in ``course_utils/text_to_image_train.py`` (``python -m course_utils.train storybook-sd``).
+recipe lives in ``course_utils/recipes/storybook_sd.py`` (``python -m course_utils.train storybook-sd``);
+``load_text_to_image`` (``course_utils.pipelines``) loads it. Taught in notebook 07.
 
 Training objective of the UNet (and, through it, of the text encoder), on scaled latents z_0 = s · z:
 
@@ -17,6 +18,7 @@ Training objective of the UNet (and, through it, of the text encoder), on scaled
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -28,8 +30,13 @@ from torch import nn
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from transformers.utils import logging as _hf_logging
 
+from .checkpoints import write_manifest
 from .forward import gaussian_noise, q_sample
-from .guidance import DEFAULT_GUIDANCE
+from .guidance import DEFAULT_GUIDANCE, guided_denoise
+from .samplers import sample
+from .sd_autoencoder import AutoencoderConfig, build_autoencoder
+from .seeding import make_generator, seeded_init
+from .storybook import TRAIN_COMPOSITIONS, caption
 
 # Importing the pipeline makes transformers warn, once, that CLIPImageProcessor falls back to its PIL
 # version because torchvision is not installed. No image processor is used here (no safety checker),
@@ -44,7 +51,7 @@ finally:
 __all__ = ["BOS", "EOS", "SDConfig", "course_captions", "course_words", "train_tokenizer", "build_text_encoder",
            "build_unet", "make_scheduler", "TextToImageModel", "tokenize", "encode_text", "drop_captions",
            "latent_diffusion_loss", "assemble_pipeline", "save_pipeline", "untrained_pipeline", "text_to_image_by_hand",
-           "cross_attention_maps"]
+           "generate", "cross_attention_maps"]
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 # The pre-tokenizer of CLIP: words, single digits and runs of punctuation (then byte-level symbols).
@@ -53,7 +60,7 @@ _CLIP_SPLIT = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{
 
 @dataclass
 class SDConfig:
-    """The tiny SD's sizes (text encoder, UNet) and noise schedule. The VAE's are in ``autoencoder.VAEConfig``."""
+    """The tiny SD's sizes (text encoder, UNet) and noise schedule. The VAE's are in ``sd_autoencoder.AutoencoderConfig``."""
     max_length: int = 16                         # tokens the text encoder takes, bos and eos included
     text_hidden: int = 64
     text_layers: int = 2
@@ -76,7 +83,6 @@ class SDConfig:
 # ----------------------------------------------------------------------------- tokenizer
 def course_captions(compositions: Iterable[tuple[str, str, str]] | None = None) -> list[str]:
     """The captions the tokenizer learns from: each composition with and without a leading "a"."""
-    from .storybook import TRAIN_COMPOSITIONS, caption
     caps = [caption(*c) for c in (TRAIN_COMPOSITIONS if compositions is None else compositions)]
     return caps + ["a " + c for c in caps]
 
@@ -154,16 +160,14 @@ def build_text_encoder(config: SDConfig, tokenizer: CLIPTokenizer, *, seed: int 
         num_hidden_layers=c.text_layers, num_attention_heads=c.text_heads, max_position_embeddings=c.max_length,
         projection_dim=c.text_hidden, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_init(seed):
         return CLIPTextModel(text_config)
 
 
 def build_unet(config: SDConfig, *, seed: int = 0) -> UNet2DConditionModel:
     """A small ``UNet2DConditionModel`` on [B, 4, 16, 16] latents, cross-attending to the text embeddings."""
     c = config
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_init(seed):
         return UNet2DConditionModel(
             sample_size=c.latent_size, in_channels=c.latent_channels, out_channels=c.latent_channels,
             block_out_channels=tuple(c.unet_channels), down_block_types=tuple(c.unet_down),
@@ -235,8 +239,6 @@ def assemble_pipeline(vae: AutoencoderKL, text_encoder: CLIPTextModel, tokenizer
 
 def save_pipeline(pipe: StableDiffusionPipeline, folder: str | Path) -> Path:
     """``save_pretrained`` into a clean ``folder`` (safetensors only), CLIP's vocab.json + merges.txt, SHA256SUMS."""
-    import shutil
-    from .checkpoints import write_manifest
     folder = Path(folder)
     if folder.exists():
         if any(folder.iterdir()) and not (folder / "model_index.json").exists():
@@ -254,10 +256,9 @@ def save_pipeline(pipe: StableDiffusionPipeline, folder: str | Path) -> Path:
 def untrained_pipeline(config: SDConfig | None = None, vae_config=None, *, seed: int = 0,
                        pipeline_class: type = StableDiffusionPipeline) -> StableDiffusionPipeline:
     """Freshly initialised parts (tokenizer trained, networks random) as a pipeline: it draws noise, fast."""
-    from .autoencoder import VAEConfig, build_vae
     config = config or SDConfig()
     tokenizer = train_tokenizer(course_captions(), max_length=config.max_length)
-    return assemble_pipeline(build_vae(vae_config or VAEConfig(), seed=seed),
+    return assemble_pipeline(build_autoencoder(vae_config or AutoencoderConfig(), seed=seed),
                              build_text_encoder(config, tokenizer, seed=seed), tokenizer,
                              build_unet(config, seed=seed), config=config, pipeline_class=pipeline_class)
 
@@ -270,8 +271,6 @@ def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str],
 
     (For guidance_scale ≤ 1 diffusers skips guidance and runs the conditional model alone; this always guides.)
     """
-    from .guidance import guided_denoise
-    from .samplers import sample
     tokenizer, text_encoder, unet, vae = pipe.tokenizer, pipe.text_encoder, pipe.unet, pipe.vae
     prompts = [prompts] if isinstance(prompts, str) else list(prompts)
     # 1. prompt → token ids [B, L] → text embeddings [B, L, D]; the empty prompt is the unconditional one
@@ -287,6 +286,22 @@ def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str],
     # 4. latents / s → VAE decoder → pixels in [-1, 1] → [0, 1]
     images = vae.decode(latents / vae.config.scaling_factor).sample
     return (images / 2 + 0.5).clamp(0, 1)
+
+
+def generate(pipe: StableDiffusionPipeline, prompts: Sequence[str], seeds: Sequence[int], *, guidance_scale: float,
+             num_inference_steps: int, batch_size: int = 64) -> torch.Tensor:
+    """Images [N, 3, H, W] in [-1, 1], image i from ``pipe(prompts[i], generator=make_generator(seeds[i]))``
+    (batched: the same pixels as one call per prompt)."""
+    if len(prompts) != len(seeds):
+        raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds; give one seed per prompt.")
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        gens = [make_generator(s) for s in seeds[i:i + batch_size]]
+        images = pipe(list(prompts[i:i + batch_size]), generator=gens, guidance_scale=guidance_scale,
+                      num_inference_steps=num_inference_steps, output_type="pt").images
+        # x = 2 · pixel − 1
+        out.append(images.cpu() * 2 - 1)
+    return torch.cat(out)
 
 
 @torch.no_grad()

@@ -8,25 +8,25 @@
 Training maximises the ELBO = E_q[log p(x | z)] − KL(q(z | x) ‖ N(0, I)); the loss reports both
 terms ("recon" and "kl", in nats per image) in the training history. The decoder is also the GAN's
 generator (``course_utils.gan``): same network, another objective, so the comparison is about the
-objective. Shipped as ``data/vae`` (``python -m course_utils.train vae``). (Not to be confused with
-``course_utils.autoencoder``, the latent-diffusion autoencoder of notebook 07.)
+objective. Shipped as ``data/vae`` (``python -m course_utils.train vae``, recipe in
+``course_utils/recipes/vae.py``). Taught in notebook 08. (Not to be confused with
+``course_utils.sd_autoencoder``, the latent-diffusion autoencoder of notebook 07.)
 """
 from __future__ import annotations
 
-import json
-import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .checkpoints import CheckpointError, load_model, save_model
-from .env import pick_device
+from .checkpoints import config_from_dict, load_model
+from .seeding import seeded_init
+from .storybook import sample_batch
+from .training import TrainConfig, train
 
 __all__ = ["KIND", "VAEConfig", "Encoder", "Decoder", "VAE", "build_vae", "reparameterise", "kl_divergence",
-           "elbo_loss", "load_vae", "Recipe", "RECIPE", "train_vae", "build"]
+           "elbo_loss", "load_vae", "LR", "WARMUP_STEPS", "train_vae"]
 
 KIND = "vae"
 
@@ -42,10 +42,7 @@ class VAEConfig:
 
     @classmethod
     def from_dict(cls, config: dict) -> "VAEConfig":
-        unknown = set(config) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise CheckpointError(f"config.json has entries a {KIND!r} model does not know: {sorted(unknown)}.")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+        return config_from_dict(cls, config, KIND)
 
     @property
     def bottom(self) -> int:
@@ -154,8 +151,7 @@ class VAE(nn.Module):
 
 def build_vae(config: VAEConfig | None = None, *, seed: int = 0) -> VAE:
     """A fresh VAE whose initial weights depend only on ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)          # nn layers initialise from the global RNG
+    with seeded_init(seed):          # nn layers initialise from the global RNG
         return VAE(config)
 
 
@@ -182,64 +178,24 @@ def load_vae(folder: str | Path = KIND, *, device: str | torch.device | None = N
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Training: a short live run (notebook 08) and the recipe (python -m course_utils.train vae)
+# A short live run (notebook 08). The shipped VAE's recipe: course_utils/recipes/vae.py
 # ---------------------------------------------------------------------------------------------------------
-@dataclass
-class Recipe:
-    """How the shipped VAE is trained."""
-    steps: int = 1200
-    batch_size: int = 64
-    pool_size: int = 16384          # training-split renders drawn once, then sampled from
-    lr: float = 2e-3
-    warmup_steps: int = 100
-    seed: int = 0
-    checkpoint_every: int = 200
-    model: VAEConfig = field(default_factory=VAEConfig)
-
-
-RECIPE = Recipe()
+#: Adam's learning rate, reached after a linear warm-up and then decayed along a cosine.
+LR, WARMUP_STEPS = 2e-3, 100
 
 
 def train_vae(steps: int, *, seed: int = 0, config: VAEConfig | None = None, batch_size: int = 64,
-              lr: float = RECIPE.lr, run_dir: str | Path | None = None, progress: bool = True,
+              lr: float = LR, run_dir: str | Path | None = None, progress: bool = True,
               checkpoint_every: int = 0, data=None):
     """Train a fresh VAE on training-split renders with the one training loop; returns (model, TrainResult).
 
-    ``data``: ``batch_fn(step, g)`` (e.g. ``baselines.pool_batches(pool)``); default = fresh renders.
+    ``data``: ``batch_fn(step, g)`` (e.g. ``storybook.pool_batches(pool)``); default = fresh renders.
     """
-    from .storybook import sample_batch
-    from .training import TrainConfig, train
     config = config or VAEConfig()
     model = build_vae(config, seed=seed)
-    tc = TrainConfig(steps=steps, lr=lr, warmup_steps=min(RECIPE.warmup_steps, steps // 10), lr_schedule="cosine",
+    tc = TrainConfig(steps=steps, lr=lr, warmup_steps=min(WARMUP_STEPS, steps // 10), lr_schedule="cosine",
                      seed=seed, log_every=max(1, min(10, steps // 50)), checkpoint_every=checkpoint_every,
                      run_dir=str(run_dir) if run_dir else None)
     batch_fn = data or (lambda step, g: sample_batch(batch_size, g, config.image_size, split="train"))
     result = train(model, elbo_loss, batch_fn, tc, progress=progress)
     return model, result
-
-
-def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int = RECIPE.seed) -> dict:
-    """Train the shipped VAE and save it to ``out_dir`` with its record; returns the record."""
-    from .baselines import pool_batches, render_pool
-    from .train import command_line
-    steps = RECIPE.steps if steps is None else steps
-    t0 = time.time()
-    data = pool_batches(render_pool(RECIPE.pool_size, seed), RECIPE.batch_size)
-    model, result = train_vae(steps, seed=seed, config=RECIPE.model, batch_size=RECIPE.batch_size,
-                              run_dir=run_dir, checkpoint_every=RECIPE.checkpoint_every, data=data)
-    tail = result.history[-20:]
-    record = {
-        "command": command_line(), "seed": seed, "steps": steps, "batch_size": RECIPE.batch_size,
-        "recipe": {k: v for k, v in asdict(RECIPE).items() if k != "model"},
-        "wall_time_s_this_session": round(time.time() - t0, 1), "resumed_from_step": result.resumed_from,
-        "seconds_per_step": round(result.seconds / max(1, steps - result.resumed_from), 3),
-        "threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(), "device": str(pick_device()),
-        "date": time.strftime("%Y-%m-%d"), "parameters": sum(p.numel() for p in model.parameters()),
-        "final_recon_nats": round(sum(r["recon"] for r in tail) / max(1, len(tail)), 2),
-        "final_kl_nats": round(sum(r["kl"] for r in tail) / max(1, len(tail)), 2),
-        "history": [{k: round(v, 5) for k, v in r.items()} for r in result.history][::4],
-    }
-    save_model(out_dir, model, asdict(RECIPE.model), record)
-    print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=1))
-    return record

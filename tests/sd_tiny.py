@@ -1,13 +1,13 @@
 """A tiny, untrained text-to-image pipeline shared by the guidance, text-to-image and pipeline tests."""
 import pytest
 
-from course_utils.autoencoder import VAEConfig
+from course_utils.sd_autoencoder import AutoencoderConfig
 from course_utils.pipelines import StorybookPipeline, prompt_vocabulary
 from course_utils.text_to_image import SDConfig, save_pipeline, untrained_pipeline
 
 TINY_SD = SDConfig(text_hidden=32, text_layers=1, text_heads=2, text_intermediate=64, unet_channels=(16, 32),
                    unet_heads=2)
-TINY_VAE = VAEConfig(block_out_channels=(8, 16, 16), norm_num_groups=8)
+TINY_VAE = AutoencoderConfig(block_out_channels=(8, 16, 16), norm_num_groups=8)
 
 
 @pytest.fixture(scope="session")

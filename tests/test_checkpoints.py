@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from course_utils.checkpoints import (DATA_DIR, MANIFEST, CheckpointError, data_path, load_weights,
+from course_utils.checkpoints import (MANIFEST, CheckpointError, load_weights,
                                       read_config, save_model, sha256_of, verify_manifest, write_manifest)
 
 
@@ -75,6 +75,3 @@ def test_manifest_hashes_every_file(folder):
     assert lines["config.json"] == sha256_of(folder / "config.json")
 
 
-def test_data_path_maps_bare_names_into_data():
-    assert data_path("no-such-model") == DATA_DIR / "no-such-model"
-    assert data_path(DATA_DIR / "x") == DATA_DIR / "x"

@@ -120,37 +120,3 @@ def test_hand_written_loop_equals_stable_diffusion_pipeline(tiny_pipe):
     assert float((ours - theirs).abs().max()) <= 1e-5
 
 
-def test_guided_pixel_samples_matches_the_hand_built_guided_sampler():
-    from course_utils.denoiser import NULL, DenoiserConfig, build_model
-    from course_utils.guidance import guided_pixel_samples
-    model = build_model(DenoiserConfig(block_out_channels=(8, 16, 16), norm_num_groups=4), seed=0).eval()
-    labels = torch.tensor([[2, 1, 0]])
-    scheduler = DDIMScheduler(beta_schedule="squaredcos_cap_v2")
-    ours = guided_pixel_samples(model, labels, 2.0, scheduler=scheduler, generator=make_generator(5),
-                                num_inference_steps=2)
-    by_hand = sample(guided_denoise(lambda x, t, c: model(x, t, c), labels, torch.full((1, 3), NULL), 2.0),
-                     scheduler, (1, 3, 32, 32), generator=make_generator(5), num_inference_steps=2, device="cpu")
-    assert torch.equal(ours, by_hand.clamp(-1, 1))
-
-
-def test_diversity_is_the_mean_pairwise_distance_within_groups():
-    from course_utils.guidance import diversity
-    feats = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [0.0, 0.0], [9.0, 9.0]])
-    # group "a": one pair at distance 5; group "b": two identical points, distance 0; "c" alone is skipped
-    assert diversity(feats, ["a", "a", "b", "b", "c"]) == pytest.approx(2.5)
-    assert diversity(feats[:2], ["a", "a"]) == pytest.approx(5.0)
-    with pytest.raises(ValueError, match="one group per row"):
-        diversity(feats, ["a", "b"])
-    with pytest.raises(ValueError, match="two or more"):
-        diversity(feats[:2], ["a", "b"])
-
-
-def test_adherence_and_diversity_reads_renders_as_their_captions():
-    from course_utils import storybook
-    from course_utils.guidance import adherence_and_diversity
-    comps = [("fox", "reading", "in a forest")] * 3 + [("owl", "fishing", "on a beach")] * 3
-    images = storybook.render_batch(comps, list(range(6)), 32)
-    same = storybook.render_batch(comps[:1] * 2, [0, 0], 32)
-    scores = adherence_and_diversity(images, [storybook.caption(*c) for c in comps])
-    assert scores["adherence"] >= 5 / 6 and scores["diversity"] > 0
-    assert adherence_and_diversity(same, ["fox reading in a forest"] * 2)["diversity"] == pytest.approx(0, abs=1e-6)

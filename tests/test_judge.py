@@ -8,7 +8,8 @@ import torch
 
 from course_utils import storybook as sb
 from course_utils.checkpoints import CheckpointError, save_model
-from course_utils.judge import Judge, JudgeConfig, augment, build, feature_rms, judge_loss, load
+from course_utils.evaluation import feature_rms
+from course_utils.judge import Judge, JudgeConfig, augment, judge_loss, load
 from course_utils.seeding import make_generator
 
 
@@ -76,16 +77,6 @@ def test_feature_scale_divides_features_but_not_logits():
         assert torch.allclose(judge.features(x) * 4.0, f1, atol=1e-5)
         assert all(torch.equal(a, b) for a, b in zip(judge(x), logits1))
     assert feature_rms(judge, 16) == pytest.approx(float(f1.pow(2).mean().sqrt()), rel=0.5)
-
-
-def test_build_writes_a_checked_folder(tmp_path):
-    record = build(tmp_path / "judge", run_dir=tmp_path / "run", steps=2, seed=1)
-    assert record["steps"] == 2 and record["seed"] == 1 and record["command"].startswith("python -m course_utils.train")
-    assert set(record["accuracy"]) == {"train", "held_out"}
-    assert set(record["accuracy"]["held_out"]) == {"subject", "action", "place", "all", "images"}
-    assert record["wall_time_s_this_session"] > 0
-    judge = load(tmp_path / "judge", device="cpu")
-    assert isinstance(judge, Judge) and not judge.training and judge.config.feature_scale > 0
 
 
 def test_load_refuses_other_kinds_and_vocabularies(tmp_path):

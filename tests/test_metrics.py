@@ -74,6 +74,7 @@ def test_frechet_distance_matches_the_diagonal_formula():
     assert metrics.frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_judge_fid_floor_and_noise(real_a, real_b, noise):
     floor = metrics.judge_fid(real_a[0], real_b)
     far = metrics.judge_fid(real_a[0], noise)
@@ -106,6 +107,8 @@ def test_coverage(real_a):
     assert metrics.coverage(real_a[0]) >= 0.97
     one = sb.render_batch([("bear", "fishing", "on a beach")] * 20, range(20), 32)
     assert metrics.coverage(one) == pytest.approx(1 / 120)
+    assert metrics.coverage(one, min_count=20) == pytest.approx(1 / 120)      # a count equal to min_count counts
+    assert metrics.coverage(one, min_count=21) == 0.0
     assert metrics.coverage(real_a[0], min_count=PER_COMPOSITION + 10) == 0.0
     with pytest.raises(ValueError, match="min_count"):
         metrics.coverage(one, min_count=0)
@@ -142,3 +145,23 @@ def test_mean_pairwise_distance():
     with pytest.raises(ValueError, match="at least 2"):
         metrics.mean_pairwise_distance(same[:1])
     assert metrics.mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)   # features too
+
+
+def test_diversity_is_the_mean_pairwise_distance_within_groups():
+    feats = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [0.0, 0.0], [9.0, 9.0]])
+    # group "a": one pair at distance 5; group "b": two identical points, distance 0; "c" alone is skipped
+    assert metrics.diversity(feats, ["a", "a", "b", "b", "c"]) == pytest.approx(2.5)
+    assert metrics.diversity(feats[:2], ["a", "a"]) == pytest.approx(5.0)
+    with pytest.raises(ValueError, match="one group per row"):
+        metrics.diversity(feats, ["a", "b"])
+    with pytest.raises(ValueError, match="two or more"):
+        metrics.diversity(feats[:2], ["a", "b"])
+
+
+def test_adherence_and_diversity_reads_renders_as_their_captions():
+    comps = [("fox", "reading", "in a forest")] * 3 + [("owl", "fishing", "on a beach")] * 3
+    images = sb.render_batch(comps, list(range(6)), 32)
+    same = sb.render_batch(comps[:1] * 2, [0, 0], 32)
+    scores = metrics.adherence_and_diversity(images, [sb.caption(*c) for c in comps])
+    assert scores["adherence"] >= 5 / 6 and scores["diversity"] > 0
+    assert metrics.adherence_and_diversity(same, ["fox reading in a forest"] * 2)["diversity"] == pytest.approx(0, abs=1e-6)

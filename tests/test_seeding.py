@@ -68,6 +68,7 @@ def test_noise_canvas():
         noise_canvas(1, size=0)
 
 
+@pytest.mark.slow
 def test_same_seed_is_bitwise_equal_across_processes():
     code = ("import torch, hashlib; from course_utils.seeding import noise_canvas; "
             "print(hashlib.sha256(noise_canvas(934743).numpy().tobytes()).hexdigest())")
@@ -76,3 +77,22 @@ def test_same_seed_is_bitwise_equal_across_processes():
     import hashlib
     here = hashlib.sha256(noise_canvas(934743).numpy().tobytes()).hexdigest()
     assert runs[0] == runs[1] == here
+
+
+def test_seeded_init_fixes_initial_weights_and_leaves_the_global_rng_alone():
+    import torch
+    from course_utils.seeding import seeded_init
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded_init(7):
+        a = torch.nn.Linear(4, 4).weight.detach().clone()
+    assert torch.equal(torch.rand(3), expected_next)          # the caller's global draws are untouched
+    with seeded_init(7):
+        b = torch.nn.Linear(4, 4).weight.detach().clone()
+    with seeded_init(8):
+        c = torch.nn.Linear(4, 4).weight.detach().clone()
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    with pytest.raises(ValueError, match="seed"):
+        with seeded_init(-1):
+            pass

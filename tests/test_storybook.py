@@ -197,3 +197,19 @@ def test_gallery_has_one_caption_per_image():
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one"):
         sb.gallery([])
+
+
+def test_render_pool_and_pool_batches_are_seeded():
+    pool = sb.render_pool(6, seed=2)
+    assert pool.shape == (6, 3, 32, 32) and torch.equal(pool, sb.render_pool(6, seed=2))
+    fn = sb.pool_batches(pool, 4)
+    assert torch.equal(fn(0, make_generator(1)), fn(5, make_generator(1)))
+    with pytest.raises(ValueError, match="batch_size"):
+        sb.pool_batches(pool, 10)
+
+
+def test_reference_renders_are_seed_plus_one_and_seed_plus_two():
+    real, other, labels = sb.reference_renders(5, seed=10, size=32)
+    assert torch.equal(real, sb.sample_batch(5, make_generator(11), 32)[0])
+    expected_other, expected_labels = sb.sample_batch(5, make_generator(12), 32)
+    assert torch.equal(other, expected_other) and torch.equal(labels, expected_labels)

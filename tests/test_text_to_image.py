@@ -9,15 +9,12 @@ import torch
 from transformers import CLIPTokenizer
 
 from course_utils import storybook
-from course_utils.autoencoder import (VAEConfig, build_vae, encode_latents, latent_scaling_factor, psnr,
-                                      reconstruction_errors, vae_loss)
-from course_utils.checkpoints import DATA_DIR, verify_manifest
+from course_utils.checkpoints import verify_manifest
+from course_utils.paths import DATA_DIR
 from course_utils.seeding import make_generator
 from course_utils.text_to_image import (BOS, EOS, SDConfig, TextToImageModel, build_text_encoder, build_unet,
                                         course_captions, course_words, drop_captions, latent_diffusion_loss,
                                         make_scheduler, tokenize, train_tokenizer)
-from course_utils.text_to_image_train import (RECIPE, _scaled, build, evaluation_prompts, partial_caption,
-                                              random_crops, render_captioned_pool)
 from sd_tiny import TINY_SD, TINY_VAE, tiny_folder, tiny_pipe  # noqa: F401  (fixtures)
 
 SHIPPED = DATA_DIR / "storybook-sd"
@@ -116,88 +113,8 @@ def test_latent_diffusion_loss_is_seeded_and_trains_both_networks(tokenizer):
     assert model.unet.conv_in.weight.grad.abs().sum() > 0
 
 
-# ----------------------------------------------------------------------------- the autoencoder
-def test_vae_shapes_loss_and_scaling_factor():
-    vae = build_vae(TINY_VAE, seed=0)
-    x = storybook.render_batch(storybook.ALL_COMPOSITIONS[:3], [1, 2, 3], 64)
-    mean, std = encode_latents(vae, x, batch_size=2)
-    assert mean.shape == std.shape == (3, 4, 16, 16) and (std > 0).all()
-    loss = vae_loss(vae, x, make_generator(0))
-    assert loss.dim() == 0 and torch.isfinite(loss)
-    s = latent_scaling_factor(mean, std, make_generator(0))
-    z = mean + std * torch.randn(mean.shape, generator=make_generator(0))
-    assert abs(s - 1 / float(z.std())) < 1e-6 and abs(float((z * s).std()) - 1) < 1e-5
-    rec, metrics = reconstruction_errors(vae, x)
-    assert rec.shape == x.shape and rec.abs().max() <= 1
-    assert abs(metrics["psnr_db"] - psnr(metrics["mse"])) < 0.01
 
 
-def test_psnr_formula():
-    assert psnr(4.0) == pytest.approx(0.0) and psnr(0.04) == pytest.approx(20.0)
-
-
-# ----------------------------------------------------------------------------- the recipe
-def test_render_captioned_pool_is_seeded_and_cycles_through_the_training_compositions():
-    images, comp = render_captioned_pool(5, seed=3)
-    again, _ = render_captioned_pool(5, seed=3)
-    assert images.dtype == torch.uint8 and images.shape == (5, 3, 64, 64) and torch.equal(images, again)
-    assert comp.tolist() == [0, 1, 2, 3, 4]
-    assert not torch.equal(render_captioned_pool(5, seed=4)[0], images)
-
-
-def test_random_crops_are_windows_of_the_images():
-    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8)
-    crops = random_crops(x, 4, make_generator(0))
-    assert crops.shape == (2, 3, 4, 4) and torch.equal(crops, random_crops(x, 4, make_generator(0)))
-    y, xx = divmod(int(crops[0, 0, 0, 0]), 8)
-    assert torch.equal(crops[0], x[0, :, y:y + 4, xx:xx + 4])
-    with pytest.raises(ValueError, match="crop size"):
-        random_crops(x, 9, make_generator(0))
-
-
-def test_partial_captions_leave_out_whole_attributes():
-    comp = ("squirrel", "fishing", "by a river")
-    assert partial_caption(comp, [True, True, True]) == "squirrel fishing by a river"
-    assert partial_caption(comp, [True, False, True], article=True) == "a squirrel by a river"
-    assert partial_caption(comp, [False, True, True], article=True) == "fishing by a river"   # no "a fishing"
-    assert partial_caption(comp, [False, False, False]) == ""
-
-
-def test_evaluation_prompts_and_step_scaling():
-    assert evaluation_prompts("squirrel", 2) == ["squirrel fishing by a river"] * 2
-    held = evaluation_prompts("held_out", 24)
-    assert len(set(held)) == len(storybook.HELD_OUT) and held[0] == storybook.caption(*storybook.HELD_OUT[0])
-    assert all(storybook.parse_caption(p) not in storybook.HELD_OUT for p in evaluation_prompts("seen", 108))
-    with pytest.raises(ValueError, match="group"):
-        evaluation_prompts("everything", 3)
-    quick = _scaled(RECIPE, 15)
-    assert quick.unet_steps == 15 and 1 <= quick.vae_steps < RECIPE.vae_steps and _scaled(RECIPE, None) == RECIPE
-
-
-def test_recipe_builds_a_loadable_pipeline_and_resumes(tmp_path):
-    from course_utils.pipelines import load_text_to_image
-    tiny = replace(RECIPE, pool_size=24, vae=TINY_VAE, vae_steps=2, vae_batch=4, sd=TINY_SD, unet_steps=2,
-                   unet_batch=4, unet_warmup=1, eval_per_group=2, eval_steps=2, eval_reconstructions=4,
-                   checkpoint_every=1)
-    record = build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=tiny, progress=False)
-    assert record["steps"] == {"vae": 2, "text_unet": 2}
-    assert set(record["wall_time_s"]) >= {"vae_train_s", "text_unet_train_s", "encode_cache_s", "tokenizer_s"}
-    assert record["metrics"]["adherence"]["held_out"]["n"] == 2 and record["latent_scaling_factor"] > 0
-    verify_manifest(tmp_path / "storybook-sd")
-    pipe = load_text_to_image(tmp_path / "storybook-sd")
-    assert abs(pipe.vae.config.scaling_factor - record["latent_scaling_factor"]) < 1e-5
-    again = build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=tiny, progress=False)
-    assert again["resumed_from"] == {"vae": 2, "text_unet": 2}            # nothing retrained
-    assert again["wall_time_s"]["vae_train_s"] == record["wall_time_s"]["vae_train_s"]
-    cache = tmp_path / "run" / "latents.safetensors"
-    times = lambda: json.loads((tmp_path / "run" / "times.json").read_text())          # noqa: E731
-    made = (cache.stat().st_mtime_ns, times()["encode_cache_key"])
-    assert made[1]["vae_steps"] == 2
-    build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=replace(tiny, vae_steps=3), progress=False)
-    # the VAE trained one more step: latents encoded by the old VAE must not be reused
-    assert times()["encode_cache_key"]["vae_steps"] == 3
-    assert times()["encode_cache_key"]["vae_sha256"] != made[1]["vae_sha256"]
-    assert cache.stat().st_mtime_ns != made[0]
 
 
 # ----------------------------------------------------------------------------- the shipped model
@@ -235,6 +152,7 @@ def test_shipped_folder_loads_with_plain_diffusers_and_no_warnings(capfd):
     assert 0.05 < pipe.vae.config.scaling_factor < 20
 
 
+@pytest.mark.slow
 def test_shipped_model_is_bit_identical_per_seed():
     from course_utils.pipelines import load_text_to_image
     pipe = load_text_to_image()

@@ -7,7 +7,8 @@
 A contender is a name, a ``sample(n, generator) -> images [n, 3, 32, 32]`` function and its costs. Each
 is measured on ``n`` samples against ``n`` fresh renders of the training split (a "real renders" row
 gives the floor FID and the ceiling coverage at that n). Notebook 08 and
-``benchmarks/compare_generators.py`` both call ``compare``, so their tables are made the same way.
+``benchmarks/compare_generators.py`` both call ``compare``, so their tables are made the same way; the
+stored table is read back with ``results.load("compare_generators")``. Taught in notebook 08.
 """
 from __future__ import annotations
 
@@ -20,34 +21,18 @@ from typing import Callable, Iterator
 
 import torch
 
-from .checkpoints import data_path
+from .denoiser import generate, load_denoiser, make_sampler
+from .gan import load_gan
+from .metrics import coverage, judge_fid
+from .paths import data_path
 from .seeding import make_generator
+from .storybook import sample_batch
+from .vae import load_vae
 
-__all__ = ["render_pool", "pool_batches", "Contender", "count_calls", "training_minutes", "real_contender", "vae_contender", "gan_contender",
-           "diffusion_contender", "shipped_contenders", "compare", "format_table", "sharpness",
-           "COLUMNS", "RESULTS_FILE", "load_results"]
+__all__ = ["Contender", "count_calls", "training_minutes", "real_contender", "vae_contender", "gan_contender",
+           "diffusion_contender", "shipped_contenders", "compare", "format_table", "sharpness", "COLUMNS"]
 
 SampleFn = Callable[[int, torch.Generator], torch.Tensor]
-#: Where ``benchmarks/compare_generators.py`` writes its table (notebook 08 reads it).
-RESULTS_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "compare_generators.json"
-
-
-def render_pool(n: int, seed: int = 0, split: str = "train") -> torch.Tensor:
-    """``n`` renders [n, 3, 32, 32] of ``split``, drawn once (rendering every batch afresh would cost as
-    much as a small model's training step on this CPU)."""
-    from .storybook import sample_batch
-    return sample_batch(n, make_generator(seed), 32, split=split)[0]
-
-
-def pool_batches(pool: torch.Tensor, batch_size: int = 64) -> Callable[[int, torch.Generator], torch.Tensor]:
-    """``batch_fn(step, g)`` for ``training.train``: ``batch_size`` images picked from ``pool`` with ``g``."""
-    if pool.dim() != 4 or pool.shape[0] < batch_size:
-        raise ValueError(f"pool must be images [N, 3, H, W] with N ≥ batch_size = {batch_size}, got "
-                         f"{tuple(pool.shape)}. Make one with render_pool(n).")
-
-    def batch_fn(step: int, g: torch.Generator) -> torch.Tensor:
-        return pool[torch.randint(pool.shape[0], (batch_size,), generator=g)]
-    return batch_fn
 
 
 @dataclass
@@ -90,7 +75,6 @@ def _parameters(module: torch.nn.Module) -> int:
 
 def real_contender(split: str = "train") -> Contender:
     """Fresh renders of ``split`` (uniform over its compositions): the reference row, no model at all."""
-    from .storybook import sample_batch
     return Contender("real renders", lambda n, g: sample_batch(n, g, 32, split=split)[0], 0, 0)
 
 
@@ -107,7 +91,6 @@ def gan_contender(model, folder: str | Path | None = "gan") -> Contender:
 def diffusion_contender(model, sampler: str = "DDIM-25", folder: str | Path | None = "pixel-unet",
                         n: int | None = None) -> Contender:
     """The pixel denoiser sampled unconditionally with one of ``denoiser.SAMPLERS`` (diffusers' schedulers)."""
-    from .denoiser import generate, make_sampler
     scheduler, steps = make_sampler(sampler, model)
 
     def sample(count: int, g: torch.Generator) -> torch.Tensor:
@@ -118,9 +101,6 @@ def diffusion_contender(model, sampler: str = "DDIM-25", folder: str | Path | No
 
 def shipped_contenders(*, ddpm_n: int | None = None, device: str | torch.device | None = None) -> list[Contender]:
     """Real renders, then the shipped VAE, GAN and pixel denoiser (DDIM-25 and DDPM-1000) from data/."""
-    from .denoiser import load_denoiser
-    from .gan import load_gan
-    from .vae import load_vae
     unet = load_denoiser(device=device)
     return [real_contender(), vae_contender(load_vae(device=device)), gan_contender(load_gan(device=device)),
             diffusion_contender(unet, "DDIM-25"), diffusion_contender(unet, "DDPM-1000", n=ddpm_n)]
@@ -156,8 +136,6 @@ def compare(contenders: list[Contender], n: int, *, seed: int = 0, batch_size: i
     ``min_n_for_metrics`` samples, since FID is biased upward for small sets), coverage (share of the 120
     compositions the judge reads), ms_per_image, calls_per_image, train_minutes, parameters.
     """
-    from .metrics import coverage, judge_fid
-    from .storybook import sample_batch
     if not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an int ≥ 2 (samples per model), got {n!r}.")
     if not contenders:
@@ -202,14 +180,3 @@ def format_table(rows: list[dict]) -> str:
              for row in cells]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
-
-
-def load_results(path: str | Path = RESULTS_FILE) -> dict:
-    """A results file written by ``benchmarks/compare_generators.py`` (rows, command, date, machine)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist yet: run `python benchmarks/compare_generators.py` to make it.")
-    data = json.loads(path.read_text())
-    if "rows" not in data:
-        raise ValueError(f"{path} holds no 'rows'; it was not written by benchmarks/compare_generators.py.")
-    return data

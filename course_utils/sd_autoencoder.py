@@ -8,6 +8,9 @@ reconstruction loss and a weak KL pull towards N(0, I), as SD's autoencoder was 
 perceptual and adversarial losses). The diffusion model then works on z · s, where the scaling factor
 s = 1 / std(z) is measured on training latents so that the diffusion model sees unit-variance data
 (SD's 0.18215 was computed the same way), and written into the VAE's config.
+
+Not to be confused with ``course_utils.vae``, the small VAE that notebook 08 compares with a GAN. This
+one is taught in notebook 07 and trained by ``course_utils/recipes/storybook_sd.py``.
 """
 from __future__ import annotations
 
@@ -19,13 +22,14 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL
 
 from .forward import gaussian_noise
+from .seeding import seeded_init
 
-__all__ = ["VAEConfig", "build_vae", "vae_loss", "encode_latents", "latent_scaling_factor",
+__all__ = ["AutoencoderConfig", "build_autoencoder", "autoencoder_loss", "encode_latents", "latent_scaling_factor",
            "reconstruction_errors", "psnr"]
 
 
 @dataclass
-class VAEConfig:
+class AutoencoderConfig:
     """The autoencoder's shape; 2 ** (len(block_out_channels) − 1) is its downsampling factor."""
     block_out_channels: tuple[int, ...] = (32, 48, 64)
     layers_per_block: int = 1
@@ -40,12 +44,11 @@ class VAEConfig:
         return 2 ** (len(self.block_out_channels) - 1)
 
 
-def build_vae(config: VAEConfig | None = None, *, seed: int = 0) -> AutoencoderKL:
+def build_autoencoder(config: AutoencoderConfig | None = None, *, seed: int = 0) -> AutoencoderKL:
     """A freshly initialised ``AutoencoderKL`` (weights drawn under ``seed``)."""
-    c = config or VAEConfig()
+    c = config or AutoencoderConfig()
     n = len(c.block_out_channels)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)            # diffusers initialises layers from the global RNG
+    with seeded_init(seed):            # diffusers initialises layers from the global RNG
         return AutoencoderKL(
             in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * n,
             up_block_types=("UpDecoderBlock2D",) * n, block_out_channels=tuple(c.block_out_channels),
@@ -54,8 +57,8 @@ def build_vae(config: VAEConfig | None = None, *, seed: int = 0) -> AutoencoderK
             force_upcast=False, mid_block_add_attention=c.mid_block_add_attention)
 
 
-def vae_loss(vae: AutoencoderKL, batch: torch.Tensor | tuple, generator: torch.Generator,
-             kl_weight: float = VAEConfig.kl_weight) -> torch.Tensor:
+def autoencoder_loss(vae: AutoencoderKL, batch: torch.Tensor | tuple, generator: torch.Generator,
+             kl_weight: float = AutoencoderConfig.kl_weight) -> torch.Tensor:
     """The autoencoder's loss on images [B, 3, H, W] in [-1, 1] (or a tuple whose first item they are)."""
     x = batch[0] if isinstance(batch, (tuple, list)) else batch
     posterior = vae.encode(x).latent_dist

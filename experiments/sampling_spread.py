@@ -1,6 +1,6 @@
 """How much a pixel denoiser's null-label judge-FID moves when only the sampling seed changes.
 
-    .venv/bin/python benchmarks/sampling_spread.py [--models data/pixel-unet runs/variants/shipped-seed1] [--n 500]
+    .venv/bin/python experiments/sampling_spread.py [--models data/pixel-unet runs/variants/shipped-seed1] [--n 500]
 
 Every other benchmark draws its samples with one seed (5), so a single judge-FID mixes what the network
 learned with the luck of those N noise draws. Here each model draws N null-label samples (DDIM-25) with
@@ -10,7 +10,7 @@ by more than this spread only if training, not sampling, makes the difference.
 
 Batch i of a set uses generator seed + i (``generate_in_batches``), so the seeds must lie further apart
 than the number of batches, or two sets would share noise; ``check_disjoint`` refuses such seeds.
-Rows are added to benchmarks/results/sampling_spread.json: a model measured before with the same N and
+Rows are added to experiments/sampling_spread/sampling_spread.json: a model measured before with the same N and
 seeds is replaced, the others are kept, so models can be measured a few at a time; each row keeps the
 command and date that measured it.
 """
@@ -19,12 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
-from _common import RESULTS, command, device_label, reference_renders, save
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "benchmarks"))             # _common: saving results with machine and command
 
-from course_utils import metrics
-from course_utils.denoiser import generate_in_batches, load_denoiser
+from _common import command, device_label, save  # noqa: E402
+
+from course_utils.storybook import reference_renders  # noqa: E402
+from course_utils import metrics  # noqa: E402
+from course_utils.denoiser import load_denoiser  # noqa: E402
+from course_utils.evaluation import generate_in_batches  # noqa: E402
 
 NAME = "sampling_spread"
 BATCH = 250
@@ -67,7 +74,7 @@ def format_row(row: dict) -> str:
 def format_table(rows: list[dict]) -> str:
     """The header, one line per model and, when rows come from several runs, where their commands are."""
     runs = {r.get("command") for r in rows}
-    note = [f"(rows from {len(runs)} runs of this script; benchmarks/results/{NAME}.json gives each row's command)"]
+    note = [f"(rows from {len(runs)} runs of this script; experiments/sampling_spread/{NAME}.json gives each row's command)"]
     return "\n".join([HEADER, *map(format_row, rows), *(note if len(runs) > 1 else [])])
 
 
@@ -94,10 +101,10 @@ def main() -> None:
         rows.append({"model": folder, **summary(fids, floor), "date": time.strftime("%Y-%m-%d %H:%M"),
                      "command": command()})
         print(format_row(rows[-1]), flush=True)
-    stored = RESULTS / f"{NAME}.json"
+    stored = HERE / NAME / f"{NAME}.json"
     rows = merge(json.loads(stored.read_text()) if stored.exists() else None, rows, args.n, args.seeds)
     table = format_table(rows)
-    path = save(NAME, {"device": device_label(), "n": args.n, "seeds": args.seeds, "floor_fid": round(floor, 3),
+    path = save(NAME, folder=HERE / NAME, data={"device": device_label(), "n": args.n, "seeds": args.seeds, "floor_fid": round(floor, 3),
                        "rows": rows, "table": table})
     print("all models measured with these seeds so far:", table, "wrote " + str(path), sep="\n")
 

@@ -1,6 +1,6 @@
 """Does Min-SNR loss weighting help the pixel denoiser? Two short trainings, judged the same way.
 
-    .venv/bin/python benchmarks/loss_weighting.py [--steps 600] [--n 500] [--gammas none 5]
+    .venv/bin/python experiments/loss_weighting.py [--steps 600] [--n 500] [--gammas none 5]
 
 Each arm trains the shipped model's architecture from the same initial weights and the same batches
 (seed 0, batch 64, lr 2e-3, 100 warm-up steps, cosine decay, EMA 0.995) for --steps steps; only the
@@ -9,20 +9,28 @@ draws --n unconditional DDIM-25 samples (seeds 5, 6, ...), and the judge compare
 renders (seed 1). About 6 min per arm at 600 steps on 2 idle cores. This is what chose the shipped
 recipe's ``snr_gamma``; a short trial says which loss learns faster, not where a long run ends.
 
-Writes benchmarks/results/loss_weighting.json.
+Writes experiments/loss_weighting/loss_weighting.json.
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import sys
 import time
+from pathlib import Path
 
 import torch
-from _common import device_label, reference_renders, save
 
-from course_utils import metrics, storybook
-from course_utils.denoiser import DenoiserConfig, build_model, denoising_loss, score_sampler
-from course_utils.training import TrainConfig, train
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "benchmarks"))             # _common: saving results with machine and command
+
+from _common import device_label, save  # noqa: E402
+
+from course_utils.storybook import reference_renders  # noqa: E402
+from course_utils import metrics, storybook  # noqa: E402
+from course_utils.denoiser import DenoiserConfig, build_model, denoising_loss  # noqa: E402
+from course_utils.evaluation import score_sampler  # noqa: E402
+from course_utils.training import TrainConfig, train  # noqa: E402
 
 
 def arm(gamma: float | None, steps: int, n: int, real: torch.Tensor) -> dict:
@@ -58,7 +66,7 @@ def main() -> None:
     for r in rows:
         name = "plain ε" if r["snr_gamma"] is None else f"Min-SNR γ={r['snr_gamma']:g}"
         print(f"{name:<18}{r['judge_fid']:>10.2f}{r['coverage']:>10.3f}{r['train_seconds']:>9.0f}")
-    path = save("loss_weighting", {"device": device_label(), "n": args.n, "floor_fid": round(floor, 3), "rows": rows})
+    path = save("loss_weighting", folder=HERE / "loss_weighting", data={"device": device_label(), "n": args.n, "floor_fid": round(floor, 3), "rows": rows})
     print("wrote", path)
 
 

@@ -1,4 +1,6 @@
-"""Training the tiny Stable Diffusion (``python -m course_utils.train storybook-sd``) and measuring it.
+"""How ``data/storybook-sd`` is made: ``python -m course_utils.train storybook-sd`` (about 45 min on 2 cores).
+
+The tiny Stable Diffusion of ``course_utils.text_to_image`` (notebook 07), trained in stages:
 
     1. tokenizer   BPE merges learned from the training captions (``tokenizers``), CLIP's file layout
     2. VAE         AutoencoderKL on a pool of 64×64 training renders (the one training loop)
@@ -15,7 +17,6 @@ Every stage checkpoints into ``runs/storybook-sd/<stage>``; a killed run resumes
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,18 +25,21 @@ from typing import Sequence
 import torch
 from safetensors.torch import load_file, save_file
 
-from . import storybook
-from .autoencoder import VAEConfig, build_vae, encode_latents, latent_scaling_factor, reconstruction_errors, vae_loss
-from .checkpoints import write_manifest
-from .distributed import parameter_digest
-from .env import pick_device
-from .seeding import make_generator
-from .text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build_text_encoder, build_unet,
-                            course_captions, latent_diffusion_loss, make_scheduler, save_pipeline, tokenize,
-                            train_tokenizer)
+from .. import storybook
+from ..checkpoints import write_manifest
+from ..distributed import parameter_digest
+from ..evaluation import adherence_report
+from ..metrics import adherence
+from ..sd_autoencoder import (AutoencoderConfig, autoencoder_loss, build_autoencoder, encode_latents,
+                              latent_scaling_factor, reconstruction_errors)
+from ..seeding import make_generator
+from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build_text_encoder, build_unet,
+                             course_captions, latent_diffusion_loss, make_scheduler, save_pipeline, tokenize,
+                             train_tokenizer)
+from ..training import TrainConfig, train
+from .record import machine_fields
 
-__all__ = ["Recipe", "RECIPE", "render_captioned_pool", "pool_images", "random_crops", "partial_caption", "generate", "evaluation_prompts",
-           "adherence_report", "build"]
+__all__ = ["Recipe", "RECIPE", "render_captioned_pool", "pool_images", "random_crops", "partial_caption", "build"]
 
 NAME = "storybook-sd"
 
@@ -45,7 +49,7 @@ class Recipe:
     """How data/storybook-sd is made. Times are for the shared 2-core CPU."""
     seed: int = 0
     pool_size: int = 10_800                 # 100 renders of each of the 108 training compositions
-    vae: VAEConfig = field(default_factory=VAEConfig)
+    vae: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     vae_steps: int = 1500
     vae_batch: int = 32
     vae_crop: int = 32                      # the VAE is fully convolutional: train on 32×32 crops (4× cheaper)
@@ -124,46 +128,6 @@ def _cached(path: Path, make, stage: str, key: dict) -> tuple[dict[str, torch.Te
     return tensors, times[stage]
 
 
-# ----------------------------------------------------------------------------- sampling and measuring
-def generate(pipe, prompts: Sequence[str], seeds: Sequence[int], *, guidance_scale: float, num_inference_steps: int,
-             batch_size: int = 64) -> torch.Tensor:
-    """Images [N, 3, 64, 64] in [-1, 1], image i from ``pipe(prompts[i], generator=seed i)`` (batched)."""
-    out = []
-    for i in range(0, len(prompts), batch_size):
-        gens = [make_generator(s) for s in seeds[i:i + batch_size]]
-        images = pipe(list(prompts[i:i + batch_size]), generator=gens, guidance_scale=guidance_scale,
-                      num_inference_steps=num_inference_steps, output_type="pt").images
-        # x = 2 · pixel − 1
-        out.append(images.cpu() * 2 - 1)
-    return torch.cat(out)
-
-
-def evaluation_prompts(group: str, n: int) -> list[str]:
-    """``n`` captions cycling through the compositions of ``group``: "seen", "held_out" or "squirrel"."""
-    if group == "squirrel":
-        comps = [("squirrel", "fishing", "by a river")]
-    elif group in ("seen", "held_out"):
-        comps = list(storybook.compositions("train" if group == "seen" else "held_out"))
-    else:
-        raise ValueError(f"group must be 'seen', 'held_out' or 'squirrel', got {group!r}.")
-    return [storybook.caption(*comps[i % len(comps)]) for i in range(n)]
-
-
-def adherence_report(pipe, *, per_group: int, guidance_scale: float, num_inference_steps: int,
-                     seed: int = 10_000, groups: Sequence[str] = ("seen", "held_out", "squirrel")) -> dict:
-    """Judge adherence of ``per_group`` samples per group (seeds seed, seed+1, …): {group: {"all", …}}."""
-    from .metrics import adherence
-    report = {}
-    for k, group in enumerate(groups):
-        prompts = evaluation_prompts(group, per_group)
-        seeds = [seed + 100_000 * k + i for i in range(per_group)]
-        images = generate(pipe, prompts, seeds, guidance_scale=guidance_scale,
-                          num_inference_steps=num_inference_steps)
-        report[group] = {key: round(v, 4) for key, v in adherence(images, prompts).items()}
-        report[group]["n"] = per_group
-    return report
-
-
 # ----------------------------------------------------------------------------- the recipe
 def _scaled(recipe: Recipe, steps: int | None) -> Recipe:
     """``--steps N`` sets the UNet's steps; the VAE's shrink in proportion (a quick smoke run)."""
@@ -176,8 +140,6 @@ def _scaled(recipe: Recipe, steps: int | None) -> Recipe:
 def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int | None = None,
           recipe: Recipe = RECIPE, progress: bool = True) -> dict:
     """Train every part, save the pipeline to ``out_dir`` with its record and manifest; return the record."""
-    from .train import command_line
-    from .training import TrainConfig, train
     recipe = _scaled(recipe if seed is None else replace(recipe, seed=seed), steps)
     run_dir = Path(run_dir) if run_dir else Path(out_dir).parent / f".{NAME}-run"
     out_dir = Path(out_dir)
@@ -194,7 +156,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
         run_dir / "pool.safetensors", lambda: dict(zip(("images", "comp"), render_captioned_pool(recipe.pool_size, recipe.seed))),
         "render_pool", key={"pool_size": recipe.pool_size, "seed": recipe.seed})
     images, comp = pool["images"], pool["comp"]
-    vae = build_vae(recipe.vae, seed=recipe.seed)
+    vae = build_autoencoder(recipe.vae, seed=recipe.seed)
 
     def vae_batch(step: int, g: torch.Generator) -> torch.Tensor:
         idx = torch.randint(len(images), (recipe.vae_batch,), generator=g)
@@ -203,7 +165,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     vae_cfg = TrainConfig(steps=recipe.vae_steps, lr=recipe.vae_lr, warmup_steps=min(50, recipe.vae_steps // 2),
                           lr_schedule="cosine", seed=recipe.seed, checkpoint_every=recipe.checkpoint_every,
                           run_dir=str(run_dir / "vae"))
-    vae_result = train(vae, lambda m, b, g: vae_loss(m, b, g, recipe.vae.kl_weight), vae_batch, vae_cfg,
+    vae_result = train(vae, lambda m, b, g: autoencoder_loss(m, b, g, recipe.vae.kl_weight), vae_batch, vae_cfg,
                        progress=progress)
     vae.eval()
     times["vae_train_s"] = _stage_seconds(run_dir, "vae", vae_result)
@@ -246,7 +208,6 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     t0 = time.time()
     check = pool_images(render_captioned_pool(recipe.eval_reconstructions, recipe.seed + 1, split="all")[0])
     recon, rec_metrics = reconstruction_errors(vae, check)
-    from .metrics import adherence
     comps = [storybook.ALL_COMPOSITIONS[i % 120] for i in range(len(check))]
     rec_metrics["judge_adherence_of_reconstructions"] = round(adherence(recon, comps)["all"], 4)
     rec_metrics["judge_adherence_of_originals"] = round(adherence(check, comps)["all"], 4)
@@ -256,8 +217,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     save_pipeline(pipe, out_dir)
     _, losses = result.losses()
     record = {
-        "command": command_line(), "seed": recipe.seed, "date": time.strftime("%Y-%m-%d"),
-        "device": str(pick_device()), "threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(),
+        **machine_fields(), "seed": recipe.seed,
         "recipe": json.loads(json.dumps(asdict(recipe))),
         "steps": {"vae": recipe.vae_steps, "text_unet": recipe.unet_steps},
         "resumed_from": {"vae": vae_result.resumed_from, "text_unet": result.resumed_from},

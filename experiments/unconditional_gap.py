@@ -1,13 +1,13 @@
 """Where the pixel denoiser's unconditional samples fall short of real renders.
 
-    .venv/bin/python benchmarks/unconditional_gap.py [--model data/pixel-unet] [--n 500]
+    .venv/bin/python experiments/unconditional_gap.py [--model data/pixel-unet] [--n 500]
 
 The same distribution p(x) is drawn two ways with DDIM-25, both scored against N renders (seed 1):
   null label      x ~ p(x | ∅): the unconditional branch, trained on the rows with no label (P_ALL);
   training mix    c from the training compositions (the labels of a second set of renders, seed 2),
                   then x ~ p(x | c) at guidance 1.
 The gap between the two is what the null condition still lacks. Simple image statistics say how the
-samples differ: per-channel mean, std, ``baselines.sharpness`` (mean |Laplacian|: fine detail; blur
+samples differ: per-channel mean, std, ``compare.sharpness`` (mean |Laplacian|: fine detail; blur
 lowers it) and the share of saturated pixels (|x| > 0.99; the renders have flat, pure colours).
 The judge also reads each image's subject, action and place; ``mix_distance`` is, per attribute, the
 total variation distance between the shares it reads in a set and in the reference renders (0 = the
@@ -19,12 +19,21 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-from _common import device_label, reference_renders, save
+import sys
+from pathlib import Path
 
-from course_utils import metrics, storybook
-from course_utils.baselines import sharpness
-from course_utils.denoiser import generate_in_batches, load_denoiser
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "benchmarks"))             # _common: saving results with machine and command
+
+from _common import device_label, save  # noqa: E402
+
+from course_utils.storybook import reference_renders  # noqa: E402
+from course_utils import metrics, storybook  # noqa: E402
+from course_utils.compare import sharpness  # noqa: E402
+from course_utils.denoiser import load_denoiser  # noqa: E402
+from course_utils.evaluation import generate_in_batches  # noqa: E402
 
 NAME = "unconditional_gap"
 
@@ -66,7 +75,7 @@ def shares_of(shares: dict, word: str) -> float:
 def measure(model, n: int, seed: int) -> dict:
     """Draw N null-label and N training-mix samples (DDIM-25); score them and N renders of seed 2 against
     N renders of seed 1: ``{"rows": [...], "null_vs_training_mix": {...}}``."""
-    real, other, other_labels = reference_renders(n, model.config.sample_size)
+    real, other, other_labels = reference_renders(n, 0, model.config.sample_size)
     sets = {"real renders (seed 2)": other,
             "null label": generate_in_batches(model, "DDIM-25", n=n, seed=seed),
             "training mix": generate_in_batches(model, "DDIM-25", labels=other_labels, seed=seed)}
@@ -105,7 +114,7 @@ def main() -> None:
     null_vs_told = result["null_vs_training_mix"]
     print(f"null label against training mix: mix distance {null_vs_told['mix_distance']}; "
           f"{null_vs_told['furthest_words']}")
-    path = save(NAME, {"device": device_label(), "model": str(args.model), "n": args.n, "seed": args.seed, **result})
+    path = save(NAME, folder=HERE / NAME, data={"device": device_label(), "model": str(args.model), "n": args.n, "seed": args.seed, **result})
     print("wrote", path)
 
 

@@ -1,14 +1,14 @@
 """Train a variant of the shipped pixel-denoiser recipe and measure how far its samples are from renders.
 
-    .venv/bin/python benchmarks/denoiser_variants.py --channels 32 64 128          # ≈ 57 min + 9 min on 2 cores
-    .venv/bin/python benchmarks/denoiser_variants.py --p-all 0.2 --seed 1 --out runs/variants/p02-s1
-    .venv/bin/python benchmarks/denoiser_variants.py --steps 3 --n 16 --no-record-eval   # a smoke run, seconds
+    .venv/bin/python experiments/denoiser_variants.py --channels 32 64 128          # ≈ 57 min + 9 min on 2 cores
+    .venv/bin/python experiments/denoiser_variants.py --p-all 0.2 --seed 1 --out runs/variants/p02-s1
+    .venv/bin/python experiments/denoiser_variants.py --steps 3 --n 16 --no-record-eval   # a smoke run, seconds
 
-Each option changes one field of ``course_utils.denoiser.Recipe``; the rest stays the shipped recipe.
-Training is the course's own ``denoiser.build`` (the code ``make models`` runs), with its N = 1000
+Each option changes one field of ``course_utils.pixel_unet.Recipe``; the rest stays the shipped recipe.
+Training is the course's own ``recipes.pixel_unet.build`` (the code ``make models`` runs), with its N = 1000
 evaluation; then ``unconditional_gap.measure`` draws N null-label and N training-mix samples (DDIM-25).
 A folder that already holds this variant's trained weights (same recipe, same network) is measured
-again, not retrained. One row per variant is added to benchmarks/results/denoiser_variants.json.
+again, not retrained. One row per variant is added to experiments/denoiser_variants/denoiser_variants.json.
 
 One run says little on its own: two seeds of the shipped recipe gave null-label judge-FID 4.54 and
 6.57 (N = 500), so compare variants over several training seeds; ``sampling_spread.py --models <folders>``
@@ -24,20 +24,25 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict, replace
+import sys
 from pathlib import Path
 
-from _common import RESULTS, command, device_label, save
-from unconditional_gap import measure
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "benchmarks"))             # _common: saving results with machine and command
 
-from course_utils import denoiser
-from course_utils.checkpoints import DATA_DIR
+from _common import command, device_label, save  # noqa: E402
+from unconditional_gap import measure  # noqa: E402
+
+from course_utils.denoiser import load_denoiser  # noqa: E402
+from course_utils.recipes import pixel_unet  # noqa: E402
+from course_utils.paths import DATA_DIR  # noqa: E402
 
 NAME = "denoiser_variants"
 
 
-def variant(args: argparse.Namespace) -> denoiser.Recipe:
+def variant(args: argparse.Namespace) -> pixel_unet.Recipe:
     """The shipped recipe with the fields given on the command line changed."""
-    recipe = denoiser.RECIPE
+    recipe = pixel_unet.RECIPE
     changes = {k: v for k, v in {"p_all": args.p_all, "ema_decay": args.ema, "seed": args.seed,
                                  "steps": args.steps}.items() if v is not None}
     if args.channels:
@@ -45,7 +50,7 @@ def variant(args: argparse.Namespace) -> denoiser.Recipe:
     return replace(recipe, **changes)
 
 
-def already_trained(out: Path, recipe: denoiser.Recipe) -> bool:
+def already_trained(out: Path, recipe: pixel_unet.Recipe) -> bool:
     """True when ``out`` holds weights trained with exactly this recipe and network."""
     if not (out / "record.json").exists() or not (out / "model.safetensors").exists():
         return False
@@ -78,10 +83,10 @@ def main() -> None:
         raise SystemExit(f"{args.out} is inside data/, which holds the shipped checkpoints, and does not hold this "
                          "variant: choose another --out (default runs/variants/latest); `make models` rebuilds data/.")
     else:
-        denoiser.build(args.out, run_dir=args.out / "run", recipe=recipe, command=command(),
+        pixel_unet.build(args.out, run_dir=args.out / "run", recipe=recipe, command=command(),
                        evaluate_after=not args.no_record_eval)
     record = json.loads((args.out / "record.json").read_text())
-    gap = measure(denoiser.load_denoiser(args.out), args.n, seed=5)
+    gap = measure(load_denoiser(args.out), args.n, seed=5)
     fid = {r["samples"]: r.get("judge_fid") for r in gap["rows"]}
     row = {"recipe": {**{k: v for k, v in asdict(recipe).items() if k != "model"},
                       "block_out_channels": list(recipe.model.block_out_channels)},
@@ -91,10 +96,10 @@ def main() -> None:
            "judge_fid_floor": fid["real renders (seed 2)"],
            "null_over_floor": round(fid["null label"] / fid["real renders (seed 2)"], 2),
            "mix_distance_null": gap["rows"][1]["mix_distance"], "record_metrics_n1000": record.get("metrics")}
-    previous = json.loads((RESULTS / f"{NAME}.json").read_text())["rows"] if (RESULTS / f"{NAME}.json").exists() else []
+    previous = json.loads((HERE / NAME / f"{NAME}.json").read_text())["rows"] if (HERE / NAME / f"{NAME}.json").exists() else []
     rows = [r for r in previous if r["recipe"] != row["recipe"] or r["n"] != row["n"]] + [row]
     print(table := format_table(rows))
-    print("wrote", save(NAME, {"device": device_label(), "rows": rows, "table": table}))
+    print("wrote", save(NAME, folder=HERE / NAME, data={"device": device_label(), "rows": rows, "table": table}))
 
 
 def format_table(rows: list[dict]) -> str:

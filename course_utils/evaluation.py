@@ -1,0 +1,159 @@
+"""Measuring a trained model with the judge: the numbers the notebooks, records and benchmarks quote.
+
+    score_sampler(model, "DDIM-25", real)     judge-FID, judge-KID, coverage, s / image of one sampler (05)
+    evaluate(model)                           the pixel denoiser's record: FID vs the floor, adherence (04, 05)
+    adherence_report(pipe, per_group=…)       the text-to-image model's adherence, seen / held-out (07)
+    accuracy_table(judge, per_composition=…)  how well the judge itself reads fresh renders (04, 08)
+
+Every sample is drawn with a generator made from a seed (batch i with ``seed + i``), and every score is
+against renders from ``storybook.reference_renders`` (generator ``seed + 1``; ``seed + 2`` gives the floor),
+so the same call gives the same numbers. The metrics themselves are in ``course_utils.metrics``.
+"""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import torch
+
+from . import metrics, storybook, text_to_image
+from .denoiser import SAMPLERS, StorybookDenoiser, generate, make_sampler
+from .judge import ATTRIBUTES, Judge
+from .seeding import make_generator
+
+__all__ = ["generate_in_batches", "score_sampler", "evaluate", "evaluation_prompts", "adherence_report",
+           "accuracy_table", "feature_rms"]
+
+
+def generate_in_batches(model: StorybookDenoiser, name: str, *, n: int | None = None,
+                        labels: torch.Tensor | None = None, seed: int, batch_size: int = 250) -> torch.Tensor:
+    """Many samples with sampler ``name`` (``SAMPLERS``), on the CPU: ``n`` unconditional ones or one per
+    row of ``labels``, drawn ``batch_size`` at a time, batch i with generator ``seed + i``."""
+    if (n is None) == (labels is None):
+        raise ValueError("Give either n (unconditional samples) or labels (one image per row), not both or neither.")
+    count = n if labels is None else labels.shape[0]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"Need at least one image: got n={n!r} ({'no' if labels is None else count} label rows).")
+    scheduler, steps = make_sampler(name, model)
+    out = []
+    for i, first in enumerate(range(0, count, batch_size)):
+        size = min(batch_size, count - first)
+        rows = None if labels is None else labels[first:first + size]
+        out.append(generate(model, scheduler, n=size if rows is None else None, labels=rows,
+                            generator=make_generator(seed + i), num_inference_steps=steps).cpu())
+    return torch.cat(out)
+
+
+def score_sampler(model: StorybookDenoiser, name: str, real: torch.Tensor, *, seed: int = 5,
+                  batch_size: int = 250) -> tuple[dict, torch.Tensor]:
+    """Draw as many unconditional samples as ``real`` has renders with sampler ``name`` (batch i uses
+    generator seed + i) and score them; ``(row, samples)``, the row holding judge-FID and judge-KID
+    against ``real``, coverage and seconds per image.
+
+    Notebook 05 and ``benchmarks/sampler_quality.py`` both measure samplers with this."""
+    n, start = real.shape[0], time.perf_counter()
+    fake = generate_in_batches(model, name, n=n, seed=seed, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    row = {"steps": SAMPLERS[name][1], "n": n, "judge_fid": round(metrics.judge_fid(real, fake), 3),
+           "judge_kid": round(metrics.judge_kid(real, fake), 5), "coverage": round(metrics.coverage(fake), 3),
+           "seconds_per_image": round(seconds / n, 4)}
+    return row, fake
+
+
+def evaluate(model: StorybookDenoiser, *, n: int = 1000, per_seen: int = 2, per_held_out: int = 8,
+             sampler: str = "DDIM-25", seed: int = 20_000, batch_size: int = 250, max_seen: int | None = None) -> dict:
+    """Judge the model: unconditional judge-FID (and the real-vs-real floor at the same N), coverage,
+    the judge-FID of conditional samples (guidance 1) whose labels follow the training mix, and plain
+    conditional adherence (guidance 1) on seen and held-out compositions. Needs data/judge.
+
+    Seen = the first ``max_seen`` training compositions (all 108 by default), ``per_seen`` images each."""
+
+    def draw(labels: torch.Tensor | None, count: int, salt: int) -> torch.Tensor:
+        return generate_in_batches(model, sampler, n=count if labels is None else None, labels=labels,
+                                   seed=seed + 1000 * salt, batch_size=batch_size)
+
+    real_a, real_b, labels_b = storybook.reference_renders(n, seed, model.config.sample_size)
+    fake = draw(None, n, salt=1)
+    # The same p(x) drawn another way: a composition from the training mix first, then x ~ p(x | c).
+    # Its gap to `fake` is what the null condition (trained on the P_ALL share of rows) still lacks.
+    via_labels = draw(labels_b, n, salt=4)
+    seen = [c for c in storybook.TRAIN_COMPOSITIONS[:max_seen] for _ in range(per_seen)]
+    held = [c for c in storybook.HELD_OUT for _ in range(per_held_out)]
+    seen_images = draw(torch.tensor([storybook.labels_of(*c) for c in seen]), len(seen), salt=2)
+    held_images = draw(torch.tensor([storybook.labels_of(*c) for c in held]), len(held), salt=3)
+    fid, floor = metrics.judge_fid(real_a, fake), metrics.judge_fid(real_a, real_b)
+    return {
+        "sampler": sampler, "n_unconditional": n, "seed": seed,
+        "judge_fid_unconditional": round(fid, 3), "judge_fid_real_vs_real_floor": round(floor, 3),
+        "fid_over_floor": round(fid / max(floor, 1e-9), 2),
+        "judge_fid_conditional_training_mix": round(metrics.judge_fid(real_a, via_labels), 3),
+        "coverage_unconditional": round(metrics.coverage(fake), 3),
+        "coverage_real_renders_same_n": round(metrics.coverage(real_b), 3),
+        "adherence_seen_guidance_1": {k: round(v, 3) for k, v in metrics.adherence(seen_images, seen).items()},
+        "adherence_held_out_guidance_1": {k: round(v, 3) for k, v in metrics.adherence(held_images, held).items()},
+        "n_seen": len(seen), "n_held_out": len(held),
+    }
+
+
+def evaluation_prompts(group: str, n: int) -> list[str]:
+    """``n`` captions cycling through the compositions of ``group``: "seen", "held_out" or "squirrel"."""
+    if group == "squirrel":
+        comps = [("squirrel", "fishing", "by a river")]
+    elif group in ("seen", "held_out"):
+        comps = list(storybook.compositions("train" if group == "seen" else "held_out"))
+    else:
+        raise ValueError(f"group must be 'seen', 'held_out' or 'squirrel', got {group!r}.")
+    return [storybook.caption(*comps[i % len(comps)]) for i in range(n)]
+
+
+def adherence_report(pipe, *, per_group: int, guidance_scale: float, num_inference_steps: int,
+                     seed: int = 10_000, groups: Sequence[str] = ("seen", "held_out", "squirrel")) -> dict:
+    """Judge adherence of ``per_group`` samples per group (seeds seed, seed+1, …): {group: {"all", …}}."""
+    report = {}
+    for k, group in enumerate(groups):
+        prompts = evaluation_prompts(group, per_group)
+        seeds = [seed + 100_000 * k + i for i in range(per_group)]
+        images = text_to_image.generate(pipe, prompts, seeds, guidance_scale=guidance_scale,
+                          num_inference_steps=num_inference_steps)
+        report[group] = {key: round(v, 4) for key, v in metrics.adherence(images, prompts).items()}
+        report[group]["n"] = per_group
+    return report
+
+
+@torch.no_grad()
+def accuracy_table(model: Judge, per_composition: int, seed: int = 10_000, batch_size: int = 256
+                   ) -> dict[str, dict[str, float]]:
+    """Per-attribute accuracy on fresh renders: {"train"|"held_out": {"subject", "action", "place", "all"}}.
+
+    ``per_composition`` renders of each composition, with seeds from ``seed`` that training never draws
+    (training seeds come from its step generators).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    table = {}
+    for split in ("train", "held_out"):
+        triples = [t for t in storybook.compositions(split) for _ in range(per_composition)]
+        g = make_generator(seed + (split == "held_out"))
+        seeds = torch.randint(0, 2**62, (len(triples),), generator=g).tolist()
+        labels = torch.tensor([storybook.labels_of(*t) for t in triples])
+        preds = []
+        for i in range(0, len(triples), batch_size):
+            x = storybook.render_batch(triples[i:i + batch_size], seeds[i:i + batch_size], size=32)
+            preds.append(model.predict(x.to(device)).cpu())
+        right = torch.cat(preds) == labels
+        table[split] = {a: round(right[:, k].float().mean().item(), 4) for k, a in enumerate(ATTRIBUTES)}
+        table[split]["all"] = round(right.all(1).float().mean().item(), 4)
+        table[split]["images"] = len(triples)
+    return table
+
+
+@torch.no_grad()
+def feature_rms(model: Judge, n: int, seed: int = 30_000) -> float:
+    """Root-mean-square of the unscaled features over ``n`` fresh renders of the training compositions."""
+    g = make_generator(seed)
+    pool = storybook.TRAIN_COMPOSITIONS
+    triples = [pool[i] for i in torch.randint(len(pool), (n,), generator=g).tolist()]
+    x = storybook.render_batch(triples, torch.randint(0, 2**62, (n,), generator=g).tolist(), size=32)
+    model.eval()
+    f = model.features(x.to(next(model.parameters()).device)) * model.config.feature_scale
+    return float(f.pow(2).mean().sqrt())

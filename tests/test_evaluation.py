@@ -1,0 +1,77 @@
+"""Measuring models with the judge: batched seeded sampling, sampler scores, the pixel denoiser's evaluation,
+the text-to-image adherence report and the judge's own accuracy (course_utils/evaluation.py)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_utils import evaluation, storybook
+from course_utils.denoiser import DenoiserConfig, build_model, generate, make_sampler
+from course_utils.seeding import make_generator
+
+TINY = DenoiserConfig(sample_size=8, block_out_channels=(8, 16), down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                      up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=4, vocab_sizes=(3, 2, 2),
+                      num_train_timesteps=50)
+TINY32 = DenoiserConfig(**{**TINY.__dict__, "sample_size": 32, "vocab_sizes": (6, 4, 5)})
+
+
+@pytest.mark.slow
+def test_generate_in_batches_draws_batch_i_with_seed_plus_i():
+    model = build_model(TINY, seed=1).eval()
+    scheduler, steps = make_sampler("DDIM-25", model)
+    labels = torch.tensor([[0, 1, 1], [2, 0, 0], [1, 1, 0]])
+    by_hand = torch.cat([generate(model, scheduler, labels=labels[:2], generator=make_generator(7), num_inference_steps=steps),
+                         generate(model, scheduler, labels=labels[2:], generator=make_generator(8), num_inference_steps=steps)])
+    assert torch.equal(evaluation.generate_in_batches(model, "DDIM-25", labels=labels, seed=7, batch_size=2), by_hand)
+    unconditional = evaluation.generate_in_batches(model, "DDIM-25", n=3, seed=7, batch_size=2)
+    assert unconditional.shape == (3, 3, 8, 8) and not torch.equal(unconditional, by_hand)
+    with pytest.raises(ValueError, match="either n .* or labels"):
+        evaluation.generate_in_batches(model, "DDIM-25", n=3, labels=labels, seed=7)
+    with pytest.raises(ValueError, match="at least one image"):
+        evaluation.generate_in_batches(model, "DDIM-25", n=0, seed=7)
+    with pytest.raises(ValueError, match="Known samplers"):
+        evaluation.generate_in_batches(model, "DDIM-7", n=1, seed=7)
+
+
+def _stand_in_model(model, sampler, *, n=None, labels=None, seed, batch_size=250):
+    """What evaluate draws, without a network: unconditional draws are renders; a label row is drawn as
+    asked for a training composition, but with the NEXT subject for a held-out one (a model that fails there)."""
+    if labels is None:
+        return storybook.sample_batch(n, make_generator(seed), 32)[0]
+    shown = []
+    for s, a, p in (storybook.composition_of(row) for row in labels.tolist()):
+        if (s, a, p) in storybook.HELD_OUT:
+            s = storybook.SUBJECTS[(storybook.SUBJECTS.index(s) + 1) % len(storybook.SUBJECTS)]
+        shown.append((s, a, p))
+    return storybook.render_batch(shown, [seed + i for i in range(len(shown))], 32)
+
+
+def test_evaluate_scores_seen_and_held_out_against_their_own_compositions(monkeypatch):
+    monkeypatch.setattr(evaluation, "generate_in_batches", _stand_in_model)
+    m = evaluation.evaluate(build_model(TINY32), n=60, per_seen=1, per_held_out=2, max_seen=12)
+    assert m["n_seen"] == 12 and m["n_held_out"] == 2 * len(storybook.HELD_OUT) and m["n_unconditional"] == 60
+    seen, held = m["adherence_seen_guidance_1"], m["adherence_held_out_guidance_1"]
+    assert set(seen) == set(held) == {"subject", "action", "place", "all"}
+    assert seen["all"] >= 0.9                             # drawn as asked
+    assert held["subject"] <= 0.1 and held["action"] >= 0.9 and held["place"] >= 0.9   # only the subject was wrong
+    fid, floor = m["judge_fid_unconditional"], m["judge_fid_real_vs_real_floor"]
+    assert fid > 0 and floor > 0 and m["fid_over_floor"] == round(fid / floor, 2)
+    assert m["fid_over_floor"] < 3                        # renders against renders: near the floor
+    assert 0 <= m["coverage_unconditional"] <= 1 and 0 <= m["coverage_real_renders_same_n"] <= 1
+
+
+def test_evaluation_prompts_cycle_through_their_group():
+    assert evaluation.evaluation_prompts("squirrel", 2) == ["squirrel fishing by a river"] * 2
+    held = evaluation.evaluation_prompts("held_out", 24)
+    assert len(set(held)) == len(storybook.HELD_OUT) and held[0] == storybook.caption(*storybook.HELD_OUT[0])
+    assert all(storybook.parse_caption(p) not in storybook.HELD_OUT for p in evaluation.evaluation_prompts("seen", 108))
+    with pytest.raises(ValueError, match="group"):
+        evaluation.evaluation_prompts("everything", 3)
+
+
+def test_score_sampler_scores_as_many_samples_as_renders(monkeypatch):
+    monkeypatch.setattr(evaluation, "generate_in_batches", _stand_in_model)
+    real, other, _ = storybook.reference_renders(40)
+    row, fake = evaluation.score_sampler(build_model(TINY32), "DDIM-25", real)
+    assert fake.shape == real.shape and row["n"] == 40 and row["steps"] == 25
+    assert row["judge_fid"] > 0 and row["judge_kid"] < 0.5 and 0 < row["coverage"] <= 1 and row["seconds_per_image"] >= 0
