@@ -53,10 +53,21 @@ def test_list_names_every_recipe(capsys):
     assert capsys.readouterr().out.split() == ["judge", "pixel-unet", "vae", "gan", "storybook-sd"]
 
 
-def test_every_shipped_model_has_a_recipe_and_its_record_names_the_command():
+def test_every_command_stored_in_a_shipped_record_still_reaches_its_recipe(monkeypatch, tmp_path):
+    """Each data/<model>/record.json stores the command that made it: it must still parse and run that recipe."""
+    import shlex
+    ran = []
+    for name in list(RECIPES):
+        monkeypatch.setitem(RECIPES, name, lambda out_dir, *, run_dir, steps, seed=0, _n=name: ran.append(
+            (_n, out_dir.name, steps, seed)) or {})
+    stored = {}
     for name in RECIPES:
-        record = json.loads((data_path(name) / "record.json").read_text())
-        assert record["command"].startswith(f"python -m course_utils.train {name}"), name
+        command = json.loads((data_path(name) / "record.json").read_text())["command"]
+        words = shlex.split(command)
+        assert words[:3] == ["python", "-m", "course_utils.train"] and words[3] == name, command
+        stored[name] = command
+        train.main(words[3:] + ["--run-dir", str(tmp_path / name)])
+    assert [r[0] for r in ran] == list(RECIPES) and all(r[1] == r[0] for r in ran), (ran, stored)
 
 
 def test_unknown_recipe_lists_the_known_ones():
