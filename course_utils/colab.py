@@ -16,12 +16,13 @@ from pathlib import Path
 
 import nbformat
 
+from .paths import REPO
+
 __all__ = ["SETUP_TAG", "SETUP_MARKER", "KEEP_ON_COLAB", "CLONE_DIR", "repository_url", "github_slug",
            "colab_url", "binder_url", "source_url", "colab_pins", "setup_cell_source", "find_setup_cell",
            "add_setup_cell"]
 
-ROOT = Path(__file__).resolve().parent.parent
-PYPROJECT = ROOT / "pyproject.toml"
+PYPROJECT = REPO / "pyproject.toml"
 
 #: Cell tag (metadata.tags) that marks the set-up cell; the site builder leaves that cell out.
 SETUP_TAG = "colab-setup"
