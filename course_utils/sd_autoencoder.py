@@ -20,12 +20,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
+from torch import nn
 
 from .forward import gaussian_noise
 from .seeding import seeded_init
+from .training import Objective
 
 __all__ = ["AutoencoderConfig", "build_autoencoder", "autoencoder_loss", "encode_latents", "latent_scaling_factor",
-           "reconstruction_errors", "psnr"]
+           "reconstruction_errors", "psnr", "PatchDiscriminator", "JudgePerceptual", "AutoencoderWithCritic",
+           "AdversarialWeights", "adversarial_objectives"]
 
 
 @dataclass
@@ -108,3 +111,110 @@ def reconstruction_errors(vae: AutoencoderKL, images: torch.Tensor, batch_size: 
     rec = torch.cat(outs)
     mse = float(F.mse_loss(rec, images.cpu().float()))       # rec came back to the CPU
     return rec, {"mse": round(mse, 6), "psnr_db": round(psnr(mse), 2)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training it as Stable Diffusion's autoencoder was (latent diffusion, Rombach et al. 2022, appendix G):
+#   L_AE = |x − x̂| + w_p · perceptual(x, x̂) + β · KL  +  λ · w_d · (−D(x̂))     (the last term after a warm-up)
+#   L_D  = mean(relu(1 − D(x))) + mean(relu(1 + D(x̂)))                           (hinge loss, patch logits)
+# An L1 loss alone averages over what it is unsure of and draws blur; the patch discriminator (a GAN
+# inside the autoencoder, notebook 08) calls blur fake, so the decoder must draw sharp edges and texture.
+# ---------------------------------------------------------------------------------------------------------
+class PatchDiscriminator(nn.Module):
+    """PatchGAN (Isola et al. 2017): images [B, 3, H, W] → logits [B, 1, H/2^k, W/2^k], one per overlapping
+    patch ("real" > 0 > "fake"), so it judges texture and edges everywhere rather than the whole scene."""
+
+    def __init__(self, channels: tuple[int, ...] = (32, 64, 128)):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.GroupNorm(min(8, c_out), c_out), nn.LeakyReLU(0.2)]
+        layers.append(nn.Conv2d(channels[-1], 1, 3, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class JudgePerceptual(nn.Module):
+    """A perceptual distance from the course's own judge (no network can be downloaded here): the judge's
+    three convolution blocks applied at the image's own size, features unit-normalised per position as
+    LPIPS does, then the mean squared difference of each block, summed. Frozen: it is never trained."""
+
+    def __init__(self, judge: nn.Module):
+        super().__init__()
+        layers = list(judge.body)
+        # conv → norm → ReLU → max-pool: four layers a block
+        self.blocks = nn.ModuleList(nn.Sequential(*layers[i:i + 4]) for i in range(0, len(layers), 4))
+        self.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> "JudgePerceptual":
+        return super().train(False)                # its batch-norm statistics stay the judge's
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Distance per image [B] between images x and y [B, 3, H, W] in [-1, 1]; 0 when they are equal."""
+        total = x.new_zeros(x.shape[0])
+        for block in self.blocks:
+            x, y = block(x), block(y)
+            # d_l = mean over positions ‖φ_l(x)/‖φ_l(x)‖ − φ_l(y)/‖φ_l(y)‖‖²
+            nx, ny = F.normalize(x, dim=1, eps=1e-6), F.normalize(y, dim=1, eps=1e-6)
+            total = total + (nx - ny).pow(2).sum(1).mean((1, 2))
+        return total
+
+
+class AutoencoderWithCritic(nn.Module):
+    """The autoencoder and its patch discriminator in one module, so one training checkpoint holds both
+    (the shipped folder keeps only ``vae``)."""
+
+    def __init__(self, vae: AutoencoderKL, discriminator: PatchDiscriminator):
+        super().__init__()
+        self.vae, self.discriminator = vae, discriminator
+        self.last_fake: torch.Tensor | None = None     # x̂ of the step's autoencoder pass, for D's turn
+
+
+@dataclass
+class AdversarialWeights:
+    """How the autoencoder's loss terms are mixed (LDM's defaults, but a smaller perceptual net)."""
+    kl_weight: float = 1e-6
+    perceptual_weight: float = 1.0
+    disc_weight: float = 0.5
+    disc_start: int = 500                # steps of L1 + perceptual alone before the discriminator joins
+
+
+def _adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor) -> torch.Tensor:
+    """λ = ‖∇ nll‖ / ‖∇ L_G‖ at the decoder's last layer: the GAN term pulls as hard as the rest (LDM eq. 5)."""
+    g_nll = torch.autograd.grad(nll, last_layer, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
+    return (g_nll.norm() / (g_adv.norm() + 1e-4)).clamp(0, 1e4).detach()
+
+
+def adversarial_objectives(model: AutoencoderWithCritic, perceptual: JudgePerceptual,
+                           weights: AdversarialWeights = AdversarialWeights(), *, d_lr_scale: float = 1.0) -> list:
+    """The two optimisers of the one training loop (``training.Objective``): the autoencoder's step on
+    L_AE, then the discriminator's on L_D. Batches are ``{"images": [B, 3, H, W], "step": int}``."""
+    def ae_loss(m: AutoencoderWithCritic, batch: dict, g: torch.Generator):
+        x, step = batch["images"], int(batch["step"])
+        posterior = m.vae.encode(x).latent_dist
+        z = posterior.mean + posterior.std * gaussian_noise(posterior.mean.shape, g, device=x.device)
+        x_hat = m.vae.decode(z).sample
+        m.last_fake = x_hat.detach()
+        rec, p = (x_hat - x).abs().mean(), perceptual(x, x_hat).mean()
+        nll = rec + weights.perceptual_weight * p
+        kl = posterior.kl().sum() / x.numel()
+        loss, terms = nll + weights.kl_weight * kl, {"rec": rec.detach(), "perceptual": p.detach(), "kl": kl.detach()}
+        if step >= weights.disc_start:
+            g_loss = -m.discriminator(x_hat).mean()
+            lam = _adaptive_weight(nll, g_loss, m.vae.decoder.conv_out.weight)
+            loss = loss + lam * weights.disc_weight * g_loss
+            terms.update(g_loss=g_loss.detach(), adaptive_weight=lam)
+        return loss, terms
+
+    def d_loss(m: AutoencoderWithCritic, batch: dict, g: torch.Generator):
+        x, step = batch["images"], int(batch["step"])
+        if step < weights.disc_start or m.last_fake is None:
+            return sum(p.sum() for p in m.discriminator.parameters()) * 0.0    # not switched on yet: no update
+        # L_D = E[relu(1 − D(x))] + E[relu(1 + D(x̂))]
+        return F.relu(1 - m.discriminator(x)).mean() + F.relu(1 + m.discriminator(m.last_fake)).mean()
+
+    return [Objective("ae_loss", ae_loss, model.vae.parameters()),
+            Objective("d_loss", d_loss, model.discriminator.parameters(), lr_scale=d_lr_scale)]
