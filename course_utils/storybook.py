@@ -6,7 +6,7 @@ A scene is a cached background for the place, a subject drawn from ellipses and 
 and colour tell the subjects apart), and a prop for the action (a rod and line, an open book, a
 pillow with "z"s and a lying pose, three balls in an arc). The seed jitters position, size, shade,
 facing, tilt and the background variant. Images are drawn at 64 px with numpy masks computed only
-inside each shape's bounding box (``course_utils/storybook_art.py``); ``size=32`` is the 2×2
+inside each shape's bounding box (``course_utils/storybook_draw.py``); ``size=32`` is the 2×2
 average-pool of the 64 px image.
 
 HELD_OUT lists compositions that are never rendered for training; every pair inside each of them
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .seeding import validate_seed
-from .storybook_art import draw_scene
+from .storybook_draw import draw_scene
 
 __all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
            "compositions", "train_compositions", "caption", "parse_caption", "labels_of", "composition_of",

@@ -9,7 +9,7 @@ import torch
 
 from course_utils import storybook as sb
 from course_utils.seeding import make_generator
-from course_utils.storybook_art import BACKGROUND_VARIANTS, background, draw_scene
+from course_utils.storybook_draw import BACKGROUND_VARIANTS, background, draw_scene
 
 
 def test_vocabulary_and_compositions():

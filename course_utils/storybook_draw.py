@@ -4,6 +4,7 @@
 shape is filled only inside its bounding box, backgrounds are drawn once per variant and cached, and
 all jitter comes from ``numpy.random.default_rng(seed)``, so a seed always gives the same pixels.
 ``course_utils.storybook`` is the public face of this module (vocabulary, captions, tensors, data set).
+Taught in ``notebooks/04_training_a_denoiser.ipynb`` (the storybook world data set).
 """
 from __future__ import annotations
 
