@@ -30,7 +30,7 @@ from .storybook_draw import ANIMAL, PLACE, PLACE_REGIONS, PROP, draw_scene
 
 __all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
            "compositions", "train_compositions", "caption", "parse_caption", "labels_of", "composition_of",
-           "render", "render_batch", "render_masks", "MASK_NAMES", "PLACE_REGIONS", "render_for_split", "sample_batch", "StorybookDataset", "gallery"]
+           "render", "render_batch", "render_masks", "render_background", "MASK_NAMES", "PLACE_REGIONS", "render_for_split", "sample_batch", "StorybookDataset", "gallery"]
 
 SUBJECTS = ("squirrel", "fox", "rabbit", "bear", "owl", "frog")
 ACTIONS = ("fishing", "reading", "sleeping", "juggling")
@@ -172,6 +172,18 @@ def render_masks(subject: str, action: str, place: str, *, seed: int, size: int 
     if size == 32:
         masks = masks.reshape(3, 32, 2, 32, 2).mean(axis=(2, 4)) >= 0.5
     return torch.from_numpy(masks)
+
+
+def render_background(place: str, *, seed: int, size: int = 64) -> torch.Tensor:
+    """The scene ``seed`` would show with no animal and no prop: Tensor[3, size, size] in [-1, 1].
+
+    At 64 and 128 px ``render(s, a, place, seed=seed, size=size)`` equals it outside ``render_masks(...)[:2]`` (the
+    ground truth for an inpainting that removes the animal).
+    """
+    _check(SUBJECTS[0], ACTIONS[0], place)
+    seed, size = validate_seed(seed), _check_size(size)
+    drawn = draw_scene(SUBJECTS[0], ACTIONS[0], place, seed, 128 if size == 128 else 64, figures=False)
+    return torch.from_numpy(_to_model_range(drawn, size))
 
 
 def render_for_split(subject: str, action: str, place: str, *, seed: int, size: int = 64,

@@ -233,9 +233,11 @@ def _detailed_scene(cv: Canvas, subject: str, action: str, pose: Pose, q: tuple,
             stamp(cv, sprite(("ball", kq, i), lambda c, x, y: detail.ball(c, x, y, k, i), 12), tx + dx * k, ty + dy * k)
 
 
-def draw_scene(subject: str, action: str, place: str, seed: int, size: int = 64, labels: bool = False):
+def draw_scene(subject: str, action: str, place: str, seed: int, size: int = 64, labels: bool = False,
+               figures: bool = True):
     """One scene: float32 [size, size, 3] in [0, 1], and with ``labels=True`` also int8 [size, size].
 
+    ``figures=False`` leaves out the subject and its prop: the background the seed would show behind them.
     The label map holds ANIMAL, PROP (rod, line and float; book; pillow and "z"s; balls) or PLACE for
     the visible pixels of each (props in front of the animal win); falling snowflakes in front of the
     animal or the prop leave their label alone. Arguments are assumed valid (``storybook`` checks them).
@@ -272,7 +274,9 @@ def draw_scene(subject: str, action: str, place: str, seed: int, size: int = 64,
     art = _ART[subject]
     shade = 0.88 + 0.24 * r[8]
     phase = 4.0 * (r[9] - 0.5)
-    if not detailed:
+    if not figures:
+        pass
+    elif not detailed:
         if asleep:                                                  # the pillow goes under the head
             cv.label = PROP
             hx, _ = pose.world(*art["head"])

@@ -38,3 +38,85 @@ def test_32_and_64_px_pixels_are_pinned(triple, seed, size, digest):
 def test_every_composition_at_64_and_32_px_is_pinned():
     assert _digest(sb.render_batch(sb.ALL_COMPOSITIONS, list(range(120)), 64)) == "76e5c8e9fd4dad97"
     assert _digest(sb.render_batch(sb.ALL_COMPOSITIONS, list(range(1000, 1120)), 32)) == "7e2a94db24ed5005"
+
+
+# ----------------------------------------------------------------------------- the 128 px drawing
+def test_128_px_same_seed_same_pixels_and_batch_matches():
+    a = sb.render("squirrel", "fishing", "by a river", seed=934743, size=128)
+    assert a.shape == (3, 128, 128) and a.dtype == torch.float32 and -1 <= a.min() and a.max() <= 1
+    assert torch.equal(a, sb.render("squirrel", "fishing", "by a river", seed=934743, size=128))
+    assert (a - sb.render("squirrel", "fishing", "by a river", seed=656232, size=128)).abs().mean() > 0.05
+    triples = [("owl", "juggling", "in the snow"), ("bear", "sleeping", "on a beach")]
+    batch = sb.render_batch(triples, [4, 5], 128)
+    assert all(torch.equal(batch[i], sb.render(*t, seed=4 + i, size=128)) for i, t in enumerate(triples))
+
+
+def test_128_px_pixels_do_not_depend_on_the_sprite_cache():
+    from course_utils import storybook_sprites
+    triples = [("fox", "sleeping", "on a mountain"), ("frog", "juggling", "in a forest"), ("rabbit", "reading", "in the snow")]
+    warm = sb.render_batch(triples, [21, 22, 23], 128)
+    storybook_sprites._CACHE.clear()
+    assert torch.equal(warm, sb.render_batch(triples, [21, 22, 23], 128))
+
+
+def test_128_px_is_the_same_scene_as_64_px():
+    # same layout, sizes and colours: pooled to 64 px the detailed drawing stays close to the 64 px one
+    for triple in sb.ALL_COMPOSITIONS[::11]:
+        x128 = sb.render(*triple, seed=31, size=128)
+        x64 = sb.render(*triple, seed=31, size=64)
+        pooled = torch.nn.functional.avg_pool2d(x128[None], 2)[0]
+        other_seed = sb.render(*triple, seed=32, size=64)
+        assert (pooled - x64).abs().mean() < min(0.1, 0.5 * (other_seed - x64).abs().mean()), triple
+
+
+@pytest.mark.parametrize("size", [96, 256, 0, "128"])
+def test_bad_sizes_name_the_allowed_ones(size):
+    with pytest.raises(ValueError, match=r"size must be one of \(32, 64, 128\)"):
+        sb.render("fox", "reading", "in a forest", seed=0, size=size)
+    with pytest.raises(ValueError, match=r"size must be one of \(32, 64, 128\)"):
+        sb.render_masks("fox", "reading", "in a forest", seed=0, size=size)
+
+
+def test_draw_scene_refuses_a_size_it_does_not_draw():
+    from course_utils.storybook_draw import draw_scene
+    with pytest.raises(ValueError, match=r"drawn at \(64, 128\) px.*average-pools"):
+        draw_scene("fox", "reading", "in a forest", 0, 32)
+
+
+# ----------------------------------------------------------------------------- masks
+@pytest.mark.parametrize("size", [128, 64])
+def test_masks_match_the_drawing(size):
+    for i, triple in enumerate(sb.ALL_COMPOSITIONS[::7]):
+        seed = 500 + i
+        masks = sb.render_masks(*triple, seed=seed, size=size)
+        assert masks.shape == (3, size, size) and masks.dtype == torch.bool
+        animal, prop, place = masks
+        assert animal.any() and prop.any() and place.any(), triple
+        assert not (animal & prop).any() and not ((animal | prop) & place).any()
+        image = sb.render(*triple, seed=seed, size=size)
+        empty = sb.render_background(triple[2], seed=seed, size=size)
+        changed = (image - empty).abs().amax(0) > 1e-6
+        # every pixel the animal or its prop drew is in their masks (snowflakes are the place's) ...
+        assert not (changed & ~animal & ~prop & ~place).any(), triple
+        if triple[2] != "in the snow":
+            assert torch.equal(changed, animal | prop), triple
+        # ... and the masks hold nothing the background-only drawing already shows
+        assert changed[animal].float().mean() > 0.97 and changed[prop].float().mean() > 0.97, triple
+
+
+def test_place_masks_are_the_place_words_region():
+    for place in sb.PLACES:
+        image = (sb.render("owl", "reading", place, seed=3, size=128) + 1) / 2
+        region = sb.render_masks("owl", "reading", place, seed=3, size=128)[2]
+        assert 0.1 < region.float().mean() < 0.9, place
+        r, g, b = image[:, region].mean(1).tolist()
+        expected = {"by a river": b > r + 0.3, "in a forest": g > r and g > b, "on a mountain": abs(r - b) < 0.2,
+                    "in the snow": min(r, g, b) > 0.8, "on a beach": b > 0.3 and r > 0.3}[place]
+        assert expected, (place, r, g, b)
+    assert set(sb.PLACE_REGIONS) == set(sb.PLACES)
+
+
+def test_masks_at_32_px_are_the_majority_of_64_px():
+    m64 = sb.render_masks("bear", "fishing", "on a beach", seed=8, size=64).float()
+    m32 = sb.render_masks("bear", "fishing", "on a beach", seed=8, size=32)
+    assert torch.equal(m32, torch.nn.functional.avg_pool2d(m64, 2) >= 0.5)
