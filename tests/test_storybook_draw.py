@@ -120,3 +120,19 @@ def test_masks_at_32_px_are_the_majority_of_64_px():
     m64 = sb.render_masks("bear", "fishing", "on a beach", seed=8, size=64).float()
     m32 = sb.render_masks("bear", "fishing", "on a beach", seed=8, size=32)
     assert torch.equal(m32, torch.nn.functional.avg_pool2d(m64, 2) >= 0.5)
+
+
+# ----------------------------------------------------------------------------- the judge reads it
+@pytest.mark.slow
+def test_shipped_judge_reads_the_128_px_drawing_pooled_to_32_px():
+    from course_utils.metrics import judge_labels
+    triples = [t for t in sb.TRAIN_COMPOSITIONS for _ in range(3)] + [t for t in sb.HELD_OUT for _ in range(10)]
+    seeds = [20261202 + i for i in range(len(triples))]            # fresh seeds, not the ones tuned on
+    x32 = torch.nn.functional.avg_pool2d(sb.render_batch(triples, seeds, 128), 4)
+    truth = torch.tensor([sb.labels_of(*t) for t in triples])
+    right = judge_labels(x32) == truth                              # [N, 3]: subject, action, place
+    held = torch.tensor([t in sb.HELD_OUT for t in triples])
+    assert len(triples) == 444 and int(held.sum()) == 120
+    for name, rows in (("all", slice(None)), ("held out", held)):
+        accuracy = right[rows].float().mean(0)
+        assert (accuracy >= 0.98).all(), f"{name}: per-attribute accuracy {accuracy.tolist()}"
