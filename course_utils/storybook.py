@@ -127,12 +127,20 @@ def _draw(triple: tuple[str, str, str], seed: int, size: int) -> np.ndarray:
     return draw_scene(*triple, seed, 128 if size == 128 else 64)
 
 
-def _to_model_range(img: np.ndarray, size: int) -> np.ndarray:
-    """[64 or 128, …, 3] in [0, 1] → [3, size, size] in [-1, 1] (2×2 average pool of 64 px for size 32)."""
+def _to_model_range(img: np.ndarray, size: int, out: np.ndarray | None = None) -> np.ndarray:
+    """[64 or 128, …, 3] in [0, 1] → [3, size, size] in [-1, 1] (2×2 average pool of 64 px for size 32).
+
+    With ``out`` [3, size, size] float32 the result is written there (no temporary copies; same values).
+    """
     if size == 32:
         img = img.reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))
+    if out is None:
+        out = np.empty((3, size, size), np.float32)
     # x = 2·pixel − 1 maps [0, 1] to the models' range [-1, 1]
-    return (img.transpose(2, 0, 1) * 2.0 - 1.0).astype(np.float32)
+    hwc = out.transpose(1, 2, 0)
+    np.multiply(img, np.float32(2.0), out=hwc)
+    np.subtract(hwc, np.float32(1.0), out=hwc)
+    return out
 
 
 def render(subject: str, action: str, place: str, *, seed: int, size: int = 64) -> torch.Tensor:
@@ -151,7 +159,7 @@ def render_batch(triples: Sequence[tuple[str, str, str]], seeds: Sequence[int], 
         _check(*t)
     out = np.empty((len(triples), 3, size, size), np.float32)
     for i, (t, seed) in enumerate(zip(triples, seeds)):
-        out[i] = _to_model_range(_draw(t, seed, size), size)
+        _to_model_range(_draw(t, seed, size), size, out[i])
     return torch.from_numpy(out)
 
 

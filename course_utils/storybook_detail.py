@@ -19,7 +19,7 @@ import numpy as np
 
 from .storybook_shapes import PLACE, Canvas, Pose, dots, ellipse, rect, segment, tri
 
-__all__ = ["EXTRA_COLOURS", "subject", "pillow", "fishing_rod", "float_in_pool", "book", "ball", "flakes", "texture_place"]
+__all__ = ["EXTRA_COLOURS", "subject", "pillow", "fishing_rod", "fishing_line", "float_in_pool", "book", "ball", "flakes", "texture_place"]
 
 _WHITE, _INK = (1.0, 1.0, 1.0), (0.06, 0.05, 0.05)
 
@@ -100,14 +100,19 @@ _BALLS = ((0.92, 0.12, 0.12), (1.0, 0.86, 0.10), (0.88, 0.22, 0.78))
 _DARK = (0.10, 0.10, 0.18)
 
 
-def fishing_rod(cv: Canvas, hx, hy, tx, ty, fy, k: float) -> None:
-    """A rod with a handle and reel from the hand (hx, hy) to its tip (tx, ty); the line drops to y = fy."""
+def fishing_rod(cv: Canvas, hx, hy, f: int, k: float) -> None:
+    """A rod with a handle and reel from the hand (hx, hy) to its tip (hx + 15 f k, hy − 16 k)."""
+    tx, ty = hx + f * 15 * k, hy - 16 * k
     segment(cv, hx, hy, tx, ty, 2.2 * k, _ROD)
     segment(cv, hx, hy, hx + 0.3 * (tx - hx), hy + 0.3 * (ty - hy), 2.6 * k, _HANDLE)
     rx, ry = hx + 0.18 * (tx - hx), hy + 0.18 * (ty - hy)
     ellipse(cv, rx, ry + 1.2 * k, 1.6 * k, 1.6 * k, _REEL)
     ellipse(cv, rx, ry + 1.2 * k, 0.6 * k, 0.6 * k, _ROD)
-    segment(cv, tx, ty, tx, fy, 0.8, _LINE)
+
+
+def fishing_line(cv: Canvas, x, y0, y1) -> None:
+    """The line hanging straight down from the rod's tip (x, y0) to the float at y1."""
+    rect(cv, x - 0.5, y0, x + 0.5, y1, _LINE)
 
 
 def float_in_pool(cv: Canvas, x, y, k: float) -> None:

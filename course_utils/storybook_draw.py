@@ -218,8 +218,10 @@ def _detailed_scene(cv: Canvas, subject: str, action: str, pose: Pose, q: tuple,
     cv.label = PROP
     hx, hy = pose.world(*art["hand"])
     if action == "fishing":
-        tx, ty, fy = _snap(hx + f * 15 * k), hy - 16 * k, _snap(ground - 5 * k)
-        detail.fishing_rod(cv, hx, hy, tx, ty, fy, k)
+        hx, hy = _snap(hx), _snap(hy)                               # rod and float: sprites on the 128 px grid
+        tx, ty, fy = hx + f * 15 * k, hy - 16 * k, _snap(ground - 5 * k)
+        detail.fishing_line(cv, tx, ty, fy)
+        stamp(cv, sprite(("rod", kq, f), lambda c, x, y: detail.fishing_rod(c, x, y, f, k), 40), hx, hy)
         stamp(cv, sprite(("float", kq), lambda c, x, y: detail.float_in_pool(c, x, y, k), 16), tx, fy)
     elif action == "reading":
         detail.book(cv, hx + f * 1.5 * k, hy - 1.0 * k, k)
