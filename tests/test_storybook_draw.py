@@ -52,11 +52,14 @@ def test_128_px_same_seed_same_pixels_and_batch_matches():
 
 
 def test_128_px_pixels_do_not_depend_on_the_sprite_cache():
+    # sprites are keyed by the quantised pose: whichever seed fills a sprite first, every seed gets its own pose
     from course_utils import storybook_sprites
-    triples = [("fox", "sleeping", "on a mountain"), ("frog", "juggling", "in a forest"), ("rabbit", "reading", "in the snow")]
-    warm = sb.render_batch(triples, [21, 22, 23], 128)
+    triples = [("fox", "sleeping", "on a mountain"), ("frog", "juggling", "in a forest"), ("squirrel", "fishing", "by a river")]
+    cases = [(t, seed) for t in triples for seed in range(40)]
+    warm = [sb.render(*t, seed=seed, size=128) for t, seed in cases]
     storybook_sprites._CACHE.clear()
-    assert torch.equal(warm, sb.render_batch(triples, [21, 22, 23], 128))
+    cold_reversed = [sb.render(*t, seed=seed, size=128) for t, seed in reversed(cases)][::-1]
+    assert all(torch.equal(a, b) for a, b in zip(warm, cold_reversed))
 
 
 def test_128_px_is_the_same_scene_as_64_px():
@@ -67,6 +70,29 @@ def test_128_px_is_the_same_scene_as_64_px():
         pooled = torch.nn.functional.avg_pool2d(x128[None], 2)[0]
         other_seed = sb.render(*triple, seed=32, size=64)
         assert (pooled - x64).abs().mean() < min(0.1, 0.5 * (other_seed - x64).abs().mean()), triple
+
+
+def _prop_colours(triple, seed):
+    image = (sb.render(*triple, seed=seed, size=128) + 1) / 2             # [3, 128, 128] in [0, 1]
+    prop = sb.render_masks(*triple, seed=seed, size=128)[1]
+    return image, prop, image[:, prop].T                                   # [P, 3] colours of the prop's pixels
+
+
+def _count(colours, rgb, tol=0.03):
+    return int(((colours - torch.tensor(rgb)).abs().amax(1) < tol).sum())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_128_px_props_show_their_named_detail(seed):
+    _, _, balls = _prop_colours(("owl", "juggling", "on a beach"), seed)
+    for rgb in ((0.92, 0.12, 0.12), (1.0, 0.86, 0.10), (0.88, 0.22, 0.78)):  # three distinct balls
+        assert _count(balls, rgb) > 20, rgb
+    image, prop, gear = _prop_colours(("squirrel", "fishing", "by a river"), seed)
+    line = ((image - torch.tensor((0.10, 0.10, 0.12))[:, None, None]).abs().amax(0) < 0.03) & prop
+    assert int(line.sum(0).max()) >= 10                                    # a vertical run of line pixels
+    assert _count(gear, (0.92, 0.10, 0.10)) > 8                            # the red float
+    _, _, book = _prop_colours(("fox", "reading", "in a forest"), seed)
+    assert _count(book, (0.98, 0.96, 0.88)) > 60 and _count(book, (0.30, 0.30, 0.36)) > 20   # pages, text
 
 
 @pytest.mark.parametrize("size", [96, 256, 0, "128"])
