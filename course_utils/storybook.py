@@ -130,16 +130,16 @@ def _draw(triple: tuple[str, str, str], seed: int, size: int) -> np.ndarray:
 def _to_model_range(img: np.ndarray, size: int, out: np.ndarray | None = None) -> np.ndarray:
     """[64 or 128, …, 3] in [0, 1] → [3, size, size] in [-1, 1] (2×2 average pool of 64 px for size 32).
 
-    With ``out`` [3, size, size] float32 the result is written there (no temporary copies; same values).
+    With ``out`` [3, size, size] float32 the result is written there.
     """
     if size == 32:
         img = img.reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))
     if out is None:
         out = np.empty((3, size, size), np.float32)
-    # x = 2·pixel − 1 maps [0, 1] to the models' range [-1, 1]
-    hwc = out.transpose(1, 2, 0)
-    np.multiply(img, np.float32(2.0), out=hwc)
-    np.subtract(hwc, np.float32(1.0), out=hwc)
+    # x = 2·pixel − 1 maps [0, 1] to the models' range [-1, 1] (in float32, channels last, then one copy)
+    x = img * np.float32(2.0)
+    x -= np.float32(1.0)
+    out[...] = x.transpose(2, 0, 1)
     return out
 
 

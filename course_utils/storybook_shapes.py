@@ -94,14 +94,13 @@ def dots(cv: Canvas, xy: np.ndarray, colour, offsets: tuple[tuple[int, int], ...
     """Set one pixel per world point of ``xy`` [K, 2] (x, y), plus the pixel ``offsets`` (di, dj) around it."""
     if len(xy) == 0:
         return
-    i = np.floor(xy[:, 1] * cv.s).astype(np.intp)
-    j = np.floor(xy[:, 0] * cv.s).astype(np.intp)
-    for di, dj in offsets:
-        ii, jj = i + di, j + dj
-        keep = (ii >= 0) & (ii < cv.n) & (jj >= 0) & (jj < cv.n)
-        cv.img[ii[keep], jj[keep]] = colour
-        if cv.labels is not None:
-            cv.labels[ii[keep], jj[keep]] = cv.label
+    off = np.asarray(offsets, np.intp)                                     # [O, 2]
+    ii = (np.floor(xy[:, 1] * cv.s).astype(np.intp)[:, None] + off[None, :, 0]).ravel()
+    jj = (np.floor(xy[:, 0] * cv.s).astype(np.intp)[:, None] + off[None, :, 1]).ravel()
+    keep = (ii >= 0) & (ii < cv.n) & (jj >= 0) & (jj < cv.n)
+    cv.img[ii[keep], jj[keep]] = colour
+    if cv.labels is not None:
+        cv.labels[ii[keep], jj[keep]] = cv.label
 
 
 class Pose:
