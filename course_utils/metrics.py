@@ -7,6 +7,8 @@
 - ``judge_kid(real, fake)``: the unbiased squared MMD with the cubic polynomial kernel on the same
   features (KID). Unlike FID it has no bias from the sample size, so small sets compare fairly.
 - ``coverage(images)``: the share of the 120 compositions the judge reads at least once.
+- ``attention_in_region(attn, mask)``: how much of a word's attention map falls on the region its
+  word names (a mask from ``storybook.render_masks``), against that region's share of the image.
 
 Images are float tensors [N, 3, H, W] in [-1, 1] with H = W = 32 or 64. Real renders give a floor,
 not zero: two independent sets of 1000 renders differ a little (``benchmarks/metrics_floor.py``).
@@ -28,7 +30,7 @@ from .judge import ATTRIBUTES, KIND, Judge, load
 
 __all__ = ["load_judge", "check_images", "judge_features", "judge_labels", "adherence", "frechet_distance",
            "judge_fid", "polynomial_mmd2", "judge_kid", "coverage", "mean_pairwise_distance", "diversity",
-           "adherence_and_diversity"]
+           "adherence_and_diversity", "attention_in_region"]
 
 
 @lru_cache(maxsize=4)
@@ -211,3 +213,41 @@ def adherence_and_diversity(images: torch.Tensor, captions: Sequence[str]) -> di
     (mean judge-feature distance between samples of the same caption)."""
     scores = adherence(images, list(captions))
     return {"adherence": scores["all"], "diversity": diversity(torch.from_numpy(judge_features(images)), captions)}
+
+
+def attention_in_region(attn: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Does a word's attention fall on its region? Returns (mass_share, area_share).
+
+    ``attn`` [H', W'] or [N, H', W'] is one word's attention map (non-negative, any total), ``mask``
+    [H, W] the region at image resolution (bool). The mask is resized to the map by area, cover[i, j]
+    = the fraction of cell (i, j) inside the region (exact when H, W are multiples of H', W'), and
+
+        mass_share = Σ attn · cover / Σ attn        (float64 tensor [] or [N])
+        area_share = |region| / (H · W)
+
+    mass_share / area_share is 1 for attention spread evenly, 1 / area_share when all of it is inside;
+    a word localises when the ratio is ≥ 2.
+    """
+    if not isinstance(attn, torch.Tensor) or attn.dim() not in (2, 3):
+        raise ValueError(f"attn must be a tensor [H', W'] or [N, H', W'], got "
+                         f"{tuple(attn.shape) if isinstance(attn, torch.Tensor) else type(attn).__name__}.")
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 2 or mask.dtype != torch.bool:
+        raise ValueError("mask must be a bool tensor [H, W] at image resolution, e.g. "
+                         "storybook.render_masks(...)[0]; got " + (f"{mask.dtype} {tuple(mask.shape)}"
+                                                                   if isinstance(mask, torch.Tensor) else type(mask).__name__))
+    maps = attn.detach().double().cpu().reshape(-1, *attn.shape[-2:])       # [N, H', W']
+    if (maps < 0).any() or not torch.isfinite(maps).all():
+        raise ValueError("attn must be finite and non-negative (attention probabilities, not logits).")
+    total = maps.sum((1, 2))
+    if (total == 0).any():
+        raise ValueError("an attention map sums to 0; there is no mass to place.")
+    h, w = maps.shape[-2:]
+    if mask.shape[0] < h or mask.shape[1] < w:
+        raise ValueError(f"mask {tuple(mask.shape)} is smaller than the map {(h, w)}; give it at image resolution.")
+    area_share = float(mask.double().mean())
+    if area_share == 0.0:
+        raise ValueError("mask is empty: the region has no pixels, so no share of attention can fall on it.")
+    # cover[i, j] = area fraction of map cell (i, j) inside the region
+    cover = torch.nn.functional.adaptive_avg_pool2d(mask.double()[None, None], (h, w))[0, 0]
+    mass_share = (maps * cover).sum((1, 2)) / total
+    return (mass_share[0] if attn.dim() == 2 else mass_share), area_share

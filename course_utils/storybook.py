@@ -6,8 +6,14 @@ A scene is a cached background for the place, a subject drawn from ellipses and 
 and colour tell the subjects apart), and a prop for the action (a rod and line, an open book, a
 pillow with "z"s and a lying pose, three balls in an arc). The seed jitters position, size, shade,
 facing, tilt and the background variant. Images are drawn at 64 px with numpy masks computed only
-inside each shape's bounding box (``course_utils/storybook_art.py``); ``size=32`` is the 2×2
-average-pool of the 64 px image.
+inside each shape's bounding box (``course_utils/storybook_draw.py``); ``size=32`` is the 2×2
+average-pool of the 64 px image. ``size=128`` is the same scene (same layout, sizes, colours and
+jitter for a seed) drawn with detail a viewer can name: eyes, ears, the squirrel's tail, the fishing
+line and float, the book's pages, the balls, the places' textures (``storybook_detail.py``). The 32
+and 64 px pixels the shipped models learned stay exactly as they were. The 128 px scene matches them
+to the subject's size within 2 %, its tilt within 1° and its position within a quarter of a 64 px
+pixel: that rounding lets each subject pose and prop be drawn once and stamped (``storybook_sprites.py``). ``render_masks`` gives the masks of the animal, its prop and the
+place's region, consistent with the drawing; ``render_background`` the scene without them.
 
 HELD_OUT lists compositions that are never rendered for training; every pair inside each of them
 (subject+action, subject+place, action+place) still appears among the training compositions, so a
@@ -23,12 +29,13 @@ import torch
 
 from .plotting import show_images
 from .seeding import make_generator, validate_seed
-from .storybook_art import draw_scene
+from .storybook_draw import ANIMAL, PLACE, PLACE_REGIONS, PROP, draw_scene
 
 __all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
            "compositions", "train_compositions", "caption", "parse_caption", "labels_of", "composition_of",
-           "render", "render_batch", "render_for_split", "sample_batch", "reference_renders", "render_pool",
-           "pool_batches", "StorybookDataset", "gallery"]
+           "render", "render_batch", "render_masks", "render_background", "MASK_NAMES", "PLACE_REGIONS",
+           "render_for_split", "sample_batch", "reference_renders", "render_pool", "pool_batches",
+           "StorybookDataset", "gallery"]
 
 SUBJECTS = ("squirrel", "fox", "rabbit", "bear", "owl", "frog")
 ACTIONS = ("fishing", "reading", "sleeping", "juggling")
@@ -44,7 +51,8 @@ HELD_OUT = (
     ("owl", "juggling", "by a river"), ("frog", "sleeping", "on a mountain"),
 )
 TRAIN_COMPOSITIONS = tuple(c for c in ALL_COMPOSITIONS if c not in HELD_OUT)
-SIZES = (32, 64)
+SIZES = (32, 64, 128)
+MASK_NAMES = ("animal", "prop", "place")
 _SPLITS = {"train": TRAIN_COMPOSITIONS, "held_out": HELD_OUT, "all": ALL_COMPOSITIONS}
 _HELD = frozenset(HELD_OUT)
 _VOCAB = ("subjects: " + ", ".join(SUBJECTS) + "; actions: " + ", ".join(ACTIONS)
@@ -114,23 +122,37 @@ def composition_of(labels: Sequence[int] | torch.Tensor) -> tuple[str, str, str]
 # ----------------------------------------------------------------------------- rendering
 def _check_size(size: int) -> int:
     if isinstance(size, bool) or size not in SIZES:
-        raise ValueError(f"size must be 32 or 64 (pixels), got {size!r}. The pixel models use 32, the VAE and plots 64.")
+        raise ValueError(f"size must be one of {SIZES} (pixels), got {size!r}. The pixel models use 32, the VAE "
+                         "and plots 64; 128 is the detailed drawing of the same scene.")
     return int(size)
 
 
-def _to_model_range(img64: np.ndarray, size: int) -> np.ndarray:
-    """[64, 64, 3] in [0, 1] → [3, size, size] in [-1, 1] (2×2 average pool for size 32)."""
+def _draw(triple: tuple[str, str, str], seed: int, size: int) -> np.ndarray:
+    """The drawing behind a render: [64, 64, 3] for sizes 32 and 64, [128, 128, 3] for 128; in [0, 1]."""
+    return draw_scene(*triple, seed, 128 if size == 128 else 64)
+
+
+def _to_model_range(img: np.ndarray, size: int, out: np.ndarray | None = None) -> np.ndarray:
+    """[64 or 128, …, 3] in [0, 1] → [3, size, size] in [-1, 1] (2×2 average pool of 64 px for size 32).
+
+    With ``out`` [3, size, size] float32 the result is written there.
+    """
     if size == 32:
-        img64 = img64.reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))
-    # x = 2·pixel − 1 maps [0, 1] to the models' range [-1, 1]
-    return (img64.transpose(2, 0, 1) * 2.0 - 1.0).astype(np.float32)
+        img = img.reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))
+    if out is None:
+        out = np.empty((3, size, size), np.float32)
+    # x = 2·pixel − 1 maps [0, 1] to the models' range [-1, 1] (in float32, channels last, then one copy)
+    x = img * np.float32(2.0)
+    x -= np.float32(1.0)
+    out[...] = x.transpose(2, 0, 1)
+    return out
 
 
 def render(subject: str, action: str, place: str, *, seed: int, size: int = 64) -> torch.Tensor:
     """One scene as a float32 tensor [3, size, size] in [-1, 1]; the same seed gives the same pixels."""
     _check(subject, action, place)
     seed, size = validate_seed(seed), _check_size(size)
-    return torch.from_numpy(_to_model_range(draw_scene(subject, action, place, seed), size))
+    return torch.from_numpy(_to_model_range(_draw((subject, action, place), seed, size), size))
 
 
 def render_batch(triples: Sequence[tuple[str, str, str]], seeds: Sequence[int], size: int = 64) -> torch.Tensor:
@@ -142,8 +164,39 @@ def render_batch(triples: Sequence[tuple[str, str, str]], seeds: Sequence[int], 
         _check(*t)
     out = np.empty((len(triples), 3, size, size), np.float32)
     for i, (t, seed) in enumerate(zip(triples, seeds)):
-        out[i] = _to_model_range(draw_scene(*t, seed), size)
+        _to_model_range(_draw(t, seed, size), size, out[i])
     return torch.from_numpy(out)
+
+
+def render_masks(subject: str, action: str, place: str, *, seed: int, size: int = 128) -> torch.Tensor:
+    """Where the animal, its prop and the place are in ``render(..., seed=seed, size=size)``: bool [3, size, size].
+
+    Channels follow MASK_NAMES: the animal, its prop (rod, line and float; book; pillow and "z"s;
+    balls) and the place's region (``PLACE_REGIONS``: the river's water, the forest's trees, the
+    mountains, the snow with its flakes, the beach's sand and sea). Each holds the pixels that show
+    that thing, so the three never overlap: a prop in front of the animal is the prop's, and a
+    snowflake in front of the animal stays the animal's (one pixel, not a hole for inpainting to fill).
+    At 32 px a pixel belongs to a mask when at least half of its 2×2 block at 64 px does.
+    """
+    _check(subject, action, place)
+    seed, size = validate_seed(seed), _check_size(size)
+    _, labels = draw_scene(subject, action, place, seed, 128 if size == 128 else 64, labels=True)
+    masks = np.stack([labels == ANIMAL, labels == PROP, labels == PLACE])
+    if size == 32:
+        masks = masks.reshape(3, 32, 2, 32, 2).mean(axis=(2, 4)) >= 0.5
+    return torch.from_numpy(masks)
+
+
+def render_background(place: str, *, seed: int, size: int = 64) -> torch.Tensor:
+    """The scene ``seed`` would show with no animal and no prop: Tensor[3, size, size] in [-1, 1].
+
+    At 64 and 128 px ``render(s, a, place, seed=seed, size=size)`` equals it outside ``render_masks(...)[:2]`` (the
+    ground truth for an inpainting that removes the animal).
+    """
+    _check(SUBJECTS[0], ACTIONS[0], place)
+    seed, size = validate_seed(seed), _check_size(size)
+    drawn = draw_scene(SUBJECTS[0], ACTIONS[0], place, seed, 128 if size == 128 else 64, figures=False)
+    return torch.from_numpy(_to_model_range(drawn, size))
 
 
 def render_for_split(subject: str, action: str, place: str, *, seed: int, size: int = 64,

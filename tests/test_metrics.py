@@ -165,3 +165,50 @@ def test_adherence_and_diversity_reads_renders_as_their_captions():
     scores = metrics.adherence_and_diversity(images, [sb.caption(*c) for c in comps])
     assert scores["adherence"] >= 5 / 6 and scores["diversity"] > 0
     assert metrics.adherence_and_diversity(same, ["fox reading in a forest"] * 2)["diversity"] == pytest.approx(0, abs=1e-6)
+
+
+# ----------------------------------------------------------------------------- attention_in_region
+def test_attention_in_region_known_answers():
+    from course_utils.metrics import attention_in_region
+    mask = torch.zeros(128, 128, dtype=torch.bool)
+    mask[:32, :64] = True                                          # an eighth of the image: 2 × 4 cells at 16 × 16
+    uniform = torch.full((16, 16), 0.3)
+    share, area = attention_in_region(uniform, mask)
+    assert area == 0.125 and abs(float(share) - 0.125) < 1e-12     # even attention: ratio 1
+    inside = torch.zeros(16, 16)
+    inside[:4, :8] = torch.rand(4, 8, generator=torch.Generator().manual_seed(0)) + 0.1
+    share, area = attention_in_region(inside, mask)
+    assert abs(float(share) - 1.0) < 1e-12 and float(share) / area == 8.0   # all inside: ratio 1 / area_share
+    outside = torch.zeros(16, 16)
+    outside[10, 10] = 1.0
+    assert float(attention_in_region(outside, mask)[0]) == 0.0
+    half = torch.zeros(16, 16)
+    half[0, 0], half[15, 15] = 1.0, 1.0
+    assert float(attention_in_region(half, mask)[0]) == 0.5
+
+
+def test_attention_in_region_partial_cells_and_batches():
+    from course_utils.metrics import attention_in_region
+    mask = torch.zeros(64, 64, dtype=torch.bool)
+    mask[:, :8] = True                                             # a quarter of each of the map's first-column cells
+    one = torch.zeros(2, 2)
+    one[0, 0] = 1.0
+    share, area = attention_in_region(one, mask)
+    assert abs(float(share) - 0.25) < 1e-12 and area == 0.125
+    batch = torch.stack([torch.ones(2, 2), one, torch.tensor([[0.0, 1.0], [0.0, 1.0]])])
+    shares, _ = attention_in_region(batch, mask)
+    assert shares.shape == (3,) and torch.allclose(shares, torch.tensor([0.125, 0.25, 0.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("attn, mask, message", [
+    (torch.ones(8), torch.ones(8, 8, dtype=torch.bool), r"attn must be a tensor \[H', W'\]"),
+    (torch.ones(8, 8), torch.ones(8, 8), "mask must be a bool tensor"),
+    (-torch.ones(8, 8), torch.ones(8, 8, dtype=torch.bool), "non-negative"),
+    (torch.zeros(8, 8), torch.ones(8, 8, dtype=torch.bool), "sums to 0"),
+    (torch.ones(8, 8), torch.zeros(8, 8, dtype=torch.bool), "mask is empty"),
+    (torch.ones(16, 16), torch.ones(8, 8, dtype=torch.bool), "smaller than the map"),
+])
+def test_attention_in_region_errors(attn, mask, message):
+    from course_utils.metrics import attention_in_region
+    with pytest.raises(ValueError, match=message):
+        attention_in_region(attn, mask)

@@ -9,7 +9,7 @@ import torch
 
 from course_utils import storybook as sb
 from course_utils.seeding import make_generator
-from course_utils.storybook_art import BACKGROUND_VARIANTS, background, draw_scene
+from course_utils.storybook_draw import BACKGROUND_VARIANTS, background, draw_scene
 
 
 def test_vocabulary_and_compositions():
@@ -122,9 +122,9 @@ def test_render_batch_matches_render():
         sb.render_batch(triples, [1], 32)
 
 
-@pytest.mark.parametrize("size", [16, 48, 128, "64", True])
+@pytest.mark.parametrize("size", [16, 48, 96, 256, "64", True])
 def test_bad_size(size):
-    with pytest.raises(ValueError, match="size must be 32 or 64"):
+    with pytest.raises(ValueError, match=r"size must be one of \(32, 64, 128\)"):
         sb.render("fox", "fishing", "by a river", seed=0, size=size)
 
 
