@@ -6,13 +6,13 @@ A scene is a cached background for the place, a subject drawn from ellipses and 
 and colour tell the subjects apart), and a prop for the action (a rod and line, an open book, a
 pillow with "z"s and a lying pose, three balls in an arc). The seed jitters position, size, shade,
 facing, tilt and the background variant. Images are drawn at 64 px with numpy masks computed only
-inside each shape's bounding box (``course_utils/storybook_draw.py``); ``size=32`` is the 2×2
+inside each shape's bounding box (``course_utils/storybook_draw/``); ``size=32`` is the 2×2
 average-pool of the 64 px image. ``size=128`` is the same scene (same layout, sizes, colours and
 jitter for a seed) drawn with detail a viewer can name: eyes, ears, the squirrel's tail, the fishing
-line and float, the book's pages, the balls, the places' textures (``storybook_detail.py``). The 32
+line and float, the book's pages, the balls, the places' textures (``storybook_draw/detail.py``). The 32
 and 64 px pixels the shipped models learned stay exactly as they were. The 128 px scene matches them
 to the subject's size within 2 %, its tilt within 1° and its position within a quarter of a 64 px
-pixel: that rounding lets each subject pose and prop be drawn once and stamped (``storybook_sprites.py``). ``render_masks`` gives the masks of the animal, its prop and the
+pixel: that rounding lets each subject pose and prop be drawn once and stamped (``storybook_draw/sprites.py``). ``render_masks`` gives the masks of the animal, its prop and the
 place's region, consistent with the drawing; ``render_background`` the scene without them.
 
 HELD_OUT lists compositions that are never rendered for training; every pair inside each of them

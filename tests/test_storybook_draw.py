@@ -53,7 +53,7 @@ def test_128_px_same_seed_same_pixels_and_batch_matches():
 
 def test_128_px_pixels_do_not_depend_on_the_sprite_cache():
     # sprites are keyed by the quantised pose: whichever seed fills a sprite first, every seed gets its own pose
-    from course_utils import storybook_sprites
+    from course_utils.storybook_draw import sprites as storybook_sprites
     triples = [("fox", "sleeping", "on a mountain"), ("frog", "juggling", "in a forest"), ("squirrel", "fishing", "by a river")]
     cases = [(t, seed) for t in triples for seed in range(40)]
     warm = [sb.render(*t, seed=seed, size=128) for t, seed in cases]

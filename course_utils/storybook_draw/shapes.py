@@ -6,7 +6,7 @@ world ((j + 0.5)·64/n, (i + 0.5)·64/n), so at n = 64 one unit is one pixel and
 ones the 64 px drawing always used (bit-identical pixels), and at n = 128 the same shape covers the
 same area with twice the linear detail. Each shape is filled only inside its bounding box; when the
 canvas carries a label map, every pixel a shape paints also takes the canvas's current ``label``
-(the masks of ``storybook.render_masks``). Used by ``storybook_draw`` and ``storybook_detail``.
+(the masks of ``storybook.render_masks``). Used by ``storybook_draw`` and ``storybook_draw.detail``.
 """
 from __future__ import annotations
 

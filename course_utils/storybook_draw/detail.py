@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .storybook_shapes import PLACE, Canvas, Pose, dots, ellipse, rect, segment, tri
+from .shapes import PLACE, Canvas, Pose, dots, ellipse, rect, segment, tri
 
 __all__ = ["EXTRA_COLOURS", "subject", "pillow", "fishing_rod", "fishing_line", "float_in_pool", "book", "ball", "flakes", "texture_place"]
 

@@ -2,7 +2,7 @@
 
 Each painter draws the base background with the same random draws at 64 and 128 px (so a variant is
 the same place at both sizes) and returns its layout (bands, trees, peaks), which
-``storybook_detail.texture_place`` textures at 128 px with a generator of its own. Shapes of the
+``detail.texture_place`` textures at 128 px with a generator of its own. Shapes of the
 region the place word names (``PLACE_REGIONS``) carry the PLACE label, so each cached background
 comes with its region map (``background_region``). Used by ``storybook_draw``.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import storybook_detail as detail
-from .storybook_shapes import PLACE, WORLD, Canvas, band, ellipse, rect, tri
+from . import detail
+from .shapes import PLACE, WORLD, Canvas, band, ellipse, rect, tri
 
 __all__ = ["BACKGROUND_VARIANTS", "PLACES", "PLACE_REGIONS", "DRAW_SIZES", "check_draw_size", "background",
            "background_region"]
@@ -25,7 +25,7 @@ PLACE_REGIONS = {"by a river": "the river's water (with its ripples)",
                  "on a beach": "the sand and the sea, with its foam (not the sky)"}
 
 # Each painter draws the base background (the same random draws at every size) and returns the layout
-# that ``storybook_detail`` textures at 128 px. Shapes of the place word's region carry the PLACE label.
+# that ``storybook_draw.detail`` textures at 128 px. Shapes of the place word's region carry the PLACE label.
 BACKGROUND_VARIANTS = 8
 PLACES = _PLACES = ("by a river", "in a forest", "on a mountain", "in the snow", "on a beach")
 

@@ -1,7 +1,7 @@
 """Why the 128 px storybook drawing is fast: each subject pose and each prop glyph is drawn once, then stamped.
 
 A sprite is a small canvas at 2 px per world unit holding one glyph (a subject in a pose, a ball, a
-float in its pool, a pillow, a "z") drawn with the ordinary shapes of ``storybook_shapes`` around a
+float in its pool, a pillow, a "z") drawn with the ordinary shapes of ``storybook_draw.shapes`` around a
 centre that falls on a pixel corner. Stamping it at a world point snapped to the 128 px grid gives
 the same pixels as drawing the glyph there, so a sprite is a pure function of its key (the cache
 never changes what is drawn, only how fast). Subject sprites hold colour *indices*, so one sprite
@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .storybook_shapes import Canvas
+from .shapes import Canvas
 
 __all__ = ["SCALE", "Sprite", "sprite", "stamp", "cached_count"]
 

@@ -4,9 +4,9 @@
 (size 64 or 128), and with ``labels=True`` also an int8 label map [size, size]: 0 background,
 ANIMAL, PROP, or PLACE (the part of the background the place word names: see ``PLACE_REGIONS``).
 All jitter comes from ``numpy.random.default_rng(seed)``, so a seed always gives the same pixels;
-backgrounds are drawn once per (place, variant, size) and cached (``storybook_places``), and at 128 px
-subjects and props are stamped from sprites drawn once per pose (``storybook_sprites``). Shapes live in world units, 64 per
-side (``storybook_shapes``). ``course_utils.storybook`` is the public face of this module.
+backgrounds are drawn once per (place, variant, size) and cached (``storybook_draw.places``), and at 128 px
+subjects and props are stamped from sprites drawn once per pose (``storybook_draw.sprites``). Shapes live in world units, 64 per
+side (``storybook_draw.shapes``). ``course_utils.storybook`` is the public face of this module.
 Taught in ``notebooks/04_training_a_denoiser.ipynb`` (the storybook world data set).
 
 Why two resolutions of one scene (a decision, kept on purpose): the shipped judge, pixel denoiser, VAE, GAN and tiny Stable Diffusion
@@ -14,7 +14,7 @@ learned the 64 px drawing (and its 32 px average-pool), so that drawing stays bi
 seed (``tests/test_storybook_draw.py`` pins checksums) and no model needs retraining. The 128 px
 drawing is the SAME scene: the same random draws in the same order give the same layout, positions,
 sizes, facing, tilt and colours, drawn at twice the linear resolution; only then does
-``storybook_detail`` add what 64 px cannot hold (eye highlights, inner ears, fur, a thin fishing line
+``storybook_draw.detail`` add what 64 px cannot hold (eye highlights, inner ears, fur, a thin fishing line
 and a two-tone float, lines of text, ball highlights, pillow seams, place textures). Average-pooled
 to 64 or 32 px it reads as the same scene (the judge test in ``tests/test_storybook_draw.py``).
 """
@@ -24,11 +24,11 @@ import math
 
 import numpy as np
 
-from . import storybook_detail as detail
-from .storybook_places import BACKGROUND_VARIANTS, DRAW_SIZES, PLACE_REGIONS, background, background_region
-from .storybook_places import cached, check_draw_size
-from .storybook_sprites import sprite, stamp
-from .storybook_shapes import ANIMAL, PLACE, PROP, WORLD, Canvas, Pose, ellipse, rect, segment
+from . import detail
+from .places import BACKGROUND_VARIANTS, DRAW_SIZES, PLACE_REGIONS, background, background_region
+from .places import cached, check_draw_size
+from .sprites import sprite, stamp
+from .shapes import ANIMAL, PLACE, PROP, WORLD, Canvas, Pose, ellipse, rect, segment
 
 __all__ = ["RESOLUTION", "DRAW_SIZES", "BACKGROUND_VARIANTS", "ANIMAL", "PROP", "PLACE", "PLACE_REGIONS",
            "draw_scene", "background", "background_region"]
