@@ -7,7 +7,7 @@ features stand in for Inception's in judge-FID / judge-KID (no Inception weights
     x [N, 3, 32, 32] ──3 × (conv 3×3 → BatchNorm → ReLU → max-pool 2)──▶ [N, 128, 4, 4]
       ──flatten → linear──▶ features [N, 128] ──ReLU → linear──▶ subject [N, 6], action [N, 4], place [N, 5]
 
-64 px inputs are average-pooled to 32 px first (exactly how ``storybook.render(size=32)`` is made).
+64 and 128 px inputs are average-pooled to 32 px first (exactly how ``storybook.render(size=32)`` is made).
 It is trained only on TRAINING compositions, with fresh renders every step, and checked on fresh
 renders of both the training and the held-out compositions (``evaluation.accuracy_table``). How the
 shipped judge is trained: ``course_utils/recipes/judge.py``. Taught in notebooks 04 and 05.
@@ -66,10 +66,11 @@ class Judge(nn.Module):
         size = self.config.input_size
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"the judge reads images [N, 3, H, W], got shape {tuple(x.shape)}.")
-        if x.shape[-1] == 2 * size and x.shape[-2] == 2 * size:
-            x = F.avg_pool2d(x, 2)                      # 64 px → 32 px, as render(size=32) does
+        for factor in (2, 4):
+            if x.shape[-2:] == (factor * size, factor * size):
+                x = F.avg_pool2d(x, factor)             # 64 or 128 px → 32 px, as render(size=32) averages
         if x.shape[-2:] != (size, size):
-            raise ValueError(f"the judge reads {size} or {2 * size} px images, got {tuple(x.shape[-2:])}. "
+            raise ValueError(f"the judge reads {size}, {2 * size} or {4 * size} px images, got {tuple(x.shape[-2:])}. "
                              f"Resize with torch.nn.functional.interpolate(x, size={size}, mode='area').")
         return x
 

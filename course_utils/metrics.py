@@ -10,7 +10,7 @@
 - ``attention_in_region(attn, mask)``: how much of a word's attention map falls on the region its
   word names (a mask from ``storybook.render_masks``), against that region's share of the image.
 
-Images are float tensors [N, 3, H, W] in [-1, 1] with H = W = 32 or 64. Real renders give a floor,
+Images are float tensors [N, 3, H, W] in [-1, 1] with H = W = 32, 64 or 128. Real renders give a floor,
 not zero: two independent sets of 1000 renders differ a little (``benchmarks/metrics_floor.py``).
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ def load_judge(folder: str | Path = KIND) -> Judge:
 
 
 def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
-    """Raise a clear error unless ``images`` is a float tensor [N, 3, H, W], H = W in (32, 64), in [-1, 1]."""
+    """Raise a clear error unless ``images`` is a float tensor [N, 3, H, W], H = W in (32, 64, 128), in [-1, 1]."""
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor [N, 3, H, W], got {type(images).__name__}.")
     if images.dim() == 3:
@@ -52,8 +52,8 @@ def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"{name} must have shape [N, 3, H, W], got {tuple(images.shape)}. "
                          "Channels-last images [N, H, W, 3] need .permute(0, 3, 1, 2).")
-    if images.shape[-1] != images.shape[-2] or images.shape[-1] not in (32, 64):
-        raise ValueError(f"{name} must be 32×32 or 64×64, got {tuple(images.shape[-2:])}. Resize with "
+    if images.shape[-1] != images.shape[-2] or images.shape[-1] not in (32, 64, 128):
+        raise ValueError(f"{name} must be 32×32, 64×64 or 128×128, got {tuple(images.shape[-2:])}. Resize with "
                          "torch.nn.functional.interpolate(x, size=32, mode='area').")
     if images.shape[0] == 0:
         raise ValueError(f"{name} is empty; pass at least one image.")

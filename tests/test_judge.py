@@ -33,9 +33,11 @@ def test_64_px_inputs_are_average_pooled_to_32():
     x64 = sb.render_batch(sb.ALL_COMPOSITIONS[:3], [1, 2, 3], 64)
     x32 = sb.render_batch(sb.ALL_COMPOSITIONS[:3], [1, 2, 3], 32)
     assert torch.allclose(judge.features(x64), judge.features(x32), atol=1e-5)
+    x128 = torch.rand(2, 3, 128, 128, generator=make_generator(0)) * 2 - 1          # 128 px: a 4×4 average
+    assert torch.allclose(judge.features(x128), judge.features(torch.nn.functional.avg_pool2d(x128, 4)), atol=1e-5)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 48, 48), (2, 1, 32, 32), (3, 32, 32)])
+@pytest.mark.parametrize("shape", [(2, 3, 48, 48), (2, 3, 96, 96), (2, 1, 32, 32), (3, 32, 32)])
 def test_bad_input_shapes(shape):
     with pytest.raises(ValueError, match="judge reads"):
         _small_judge()(torch.zeros(shape))

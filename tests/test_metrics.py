@@ -118,7 +118,7 @@ def test_coverage(real_a):
     (np.zeros((2, 3, 32, 32)), "must be a torch.Tensor"),
     (torch.zeros(3, 32, 32), "Add a batch axis"),
     (torch.zeros(2, 32, 32, 3), "permute"),
-    (torch.zeros(2, 3, 48, 48), "32×32 or 64×64"),
+    (torch.zeros(2, 3, 48, 48), "32×32, 64×64 or 128×128"),
     (torch.zeros(0, 3, 32, 32), "empty"),
     (torch.zeros(2, 3, 32, 32, dtype=torch.uint8), "127.5"),
     (torch.full((2, 3, 32, 32), 200.0), "0–255 pixels"),
