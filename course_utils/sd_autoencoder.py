@@ -216,5 +216,5 @@ def adversarial_objectives(model: AutoencoderWithCritic, perceptual: JudgePercep
         # L_D = E[relu(1 − D(x))] + E[relu(1 + D(x̂))]
         return F.relu(1 - m.discriminator(x)).mean() + F.relu(1 + m.discriminator(m.last_fake)).mean()
 
-    return [Objective("ae_loss", ae_loss, model.vae.parameters()),
-            Objective("d_loss", d_loss, model.discriminator.parameters(), lr_scale=d_lr_scale)]
+    return [Objective("ae_loss", ae_loss, list(model.vae.parameters())),
+            Objective("d_loss", d_loss, list(model.discriminator.parameters()), lr_scale=d_lr_scale)]
