@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,12 +32,24 @@ def select(prefixes: list[str]) -> list[Path]:
     return books
 
 
+#: What the kernel says on stderr at every start that is not about the notebook: ipykernel warns that its
+#: local connection runs over TCP without encryption. It would break the one line printed per notebook.
+KERNEL_NOISE = ("Kernel is running over TCP without encryption",)
+
+
 def execute(path: Path, out: Path, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     t0 = time.perf_counter()
-    client.execute()
+    with tempfile.TemporaryFile("w+") as kernel_stderr:
+        try:
+            client.execute(stderr=kernel_stderr)      # passed on to the kernel's process
+        finally:                                       # anything else the kernel said is shown, after the line
+            kernel_stderr.seek(0)
+            for line in kernel_stderr:
+                if line.strip() and not any(noise in line for noise in KERNEL_NOISE):
+                    print(f"\n    kernel: {line.rstrip()}", end="", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - t0
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
