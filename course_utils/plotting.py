@@ -1,4 +1,5 @@
-"""The course's one plotting module: image grids, strips over time, histograms and curves.
+"""The course's one plotting module: image grids, strips over time, histograms and curves, and the 2D
+toy's point clouds, sampling paths and score fields (notebooks 03 and 09).
 
 Images are tensors ``[N, C, H, W]`` (or one ``[C, H, W]``) with values in [-1, 1] (the models'
 range) or [0, 1]; ``value_range`` says which, and ``"auto"`` picks [-1, 1] when any value is
@@ -14,7 +15,8 @@ import numpy as np
 import torch
 
 __all__ = ["PALETTE", "use_course_style", "to_numpy_images", "show_images", "show_histogram",
-           "plot_curves", "show_bars", "show_rows", "animate_images", "close_all"]
+           "plot_curves", "show_bars", "show_rows", "animate_images", "close_all", "plot_points",
+           "plot_trajectories", "plot_score_field"]
 
 #: Okabe–Ito colour-blind-safe palette: the course's line colours, in order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -205,3 +207,65 @@ def close_all() -> None:
 
 
 use_course_style()
+
+
+# ----------------------------------------------------------------------------- 2D points (notebooks 03, 09)
+def _square_axes(ax: plt.Axes | None, lim: float = 1.3) -> plt.Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 3.6))
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    return ax
+
+
+def plot_points(points: torch.Tensor, *, ax: plt.Axes | None = None, title: str | None = None, color: str = PALETTE[0],
+                label: str | None = None, size: float = 3.0, lim: float = 1.3) -> plt.Figure:
+    """Scatter ``[N, 2]`` points on square axes; returns the Figure."""
+    ax = _square_axes(ax, lim)
+    p = points.detach().cpu()
+    ax.scatter(p[:, 0], p[:, 1], s=size, color=color, alpha=0.6, label=label, linewidths=0)
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_trajectories(traj, *, ax: plt.Axes | None = None, n: int = 30, title: str | None = None,
+                      color: str = PALETTE[0], data: torch.Tensor | None = None, lim: float = 2.5) -> plt.Figure:
+    """The paths of the first ``n`` points from noise (grey dot) to their end (red dot), over ``data`` if given.
+
+    ``traj``: a recorded sampling run (``samplers.Trajectory``, its ``xs``), or paths [T, N, 2] starting at the noise."""
+    ax = _square_axes(ax, lim)
+    if data is not None:
+        plot_points(data, ax=ax, color=PALETTE[1], size=2, lim=lim)
+    paths = torch.as_tensor(getattr(traj, "xs", traj))
+    if paths.dim() != 3 or paths.shape[-1] != 2:
+        raise ValueError(f"paths must have shape [T, N, 2], got {tuple(paths.shape)}.")
+    xs = paths[:, :n].numpy()
+    for k in range(xs.shape[1]):
+        ax.plot(xs[:, k, 0], xs[:, k, 1], color=color, lw=0.6, alpha=0.6)
+    ax.scatter(xs[0, :, 0], xs[0, :, 1], s=10, color="grey", zorder=3)
+    ax.scatter(xs[-1, :, 0], xs[-1, :, 1], s=12, color=PALETTE[3], zorder=3)
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_score_field(grid: torch.Tensor, score: torch.Tensor, *, ax: plt.Axes | None = None,
+                     data: torch.Tensor | None = None, title: str | None = None, lim: float = 1.3) -> plt.Figure:
+    """Arrows of the score [G, 2] at the points of a square grid [G, 2], over ``data`` if given.
+
+    An arrow's length grows with |score|: the 90th percentile of |score| is drawn one grid step long, and
+    arrows are capped at 1.5 steps so the largest (near the data, late in sampling) do not cover the plot."""
+    ax = _square_axes(ax, lim)
+    if data is not None:
+        plot_points(data, ax=ax, color=PALETTE[1], size=3, lim=lim)
+    spacing = 2 * lim / (int(round(len(grid) ** 0.5)) - 1)            # the grid's step
+    size = score.norm(dim=1, keepdim=True)
+    arrows = score / size.quantile(0.9).clamp(min=1e-8) * spacing       # length ∝ |score|
+    arrows = arrows * (1.5 * spacing / arrows.norm(dim=1, keepdim=True).clamp(min=1e-12)).clamp(max=1)
+    ax.quiver(grid[:, 0], grid[:, 1], arrows[:, 0], arrows[:, 1], color=PALETTE[0], angles="xy",
+              scale_units="xy", scale=1, width=0.004)
+    if title:
+        ax.set_title(title)
+    return ax.figure

@@ -16,13 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
 from .env import pick
 from .forward import gaussian_noise, q_sample
-from .plotting import PALETTE
 from .samplers import Trajectory, record_trajectory, sample
 from .schedulers import DDIMScheduler, DDPMScheduler
 from .seeding import make_generator
@@ -31,7 +29,7 @@ from .training import TrainConfig, TrainResult, train
 __all__ = ["single_thread", "SPIRAL_NOISE", "spiral_curve", "make_spiral", "timestep_embedding", "ToyDenoiser",
            "diffusion_loss", "ToyRun", "train_toy", "denoiser", "sample_points", "toy_trajectory", "score_field",
            "distance_to_spiral", "in_support_share", "energy_distance", "sample_quality",
-           "plot_points", "plot_trajectories", "plot_score_field"]
+]
 
 #: Std of the jitter around the spiral's centre line; "in the support" means within 4 of these.
 SPIRAL_NOISE = 0.04
@@ -217,60 +215,3 @@ def sample_quality(points: torch.Tensor, generator: torch.Generator) -> dict[str
     """How close generated points are to the data: share on the spiral, energy distance to fresh data."""
     fresh = make_spiral(len(points), generator)
     return {"in_support": in_support_share(points), "energy_distance": energy_distance(points, fresh)}
-
-
-def _axes(ax: plt.Axes | None, lim: float = 1.3) -> plt.Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=(3.6, 3.6))
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    return ax
-
-
-def plot_points(points: torch.Tensor, *, ax: plt.Axes | None = None, title: str | None = None, color: str = PALETTE[0],
-                label: str | None = None, size: float = 3.0, lim: float = 1.3) -> plt.Figure:
-    """Scatter ``[N, 2]`` points on square axes; returns the Figure."""
-    ax = _axes(ax, lim)
-    p = points.detach().cpu()
-    ax.scatter(p[:, 0], p[:, 1], s=size, color=color, alpha=0.6, label=label, linewidths=0)
-    if title:
-        ax.set_title(title)
-    return ax.figure
-
-
-def plot_trajectories(traj: Trajectory | torch.Tensor, *, ax: plt.Axes | None = None, n: int = 30,
-                      title: str | None = None, color: str = PALETTE[0], data: torch.Tensor | None = None,
-                      lim: float = 2.5) -> plt.Figure:
-    """The paths of the first ``n`` points from noise (grey dot) to their end (red dot), over ``data`` if given.
-
-    ``traj``: a recorded sampling run, or paths [T, N, 2] that start at the noise (row 0)."""
-    ax = _axes(ax, lim)
-    if data is not None:
-        plot_points(data, ax=ax, color=PALETTE[1], size=2, lim=lim)
-    paths = traj.xs if isinstance(traj, Trajectory) else torch.as_tensor(traj)
-    if paths.dim() != 3 or paths.shape[-1] != 2:
-        raise ValueError(f"paths must have shape [T, N, 2], got {tuple(paths.shape)}.")
-    xs = paths[:, :n].numpy()
-    for k in range(xs.shape[1]):
-        ax.plot(xs[:, k, 0], xs[:, k, 1], color=color, lw=0.6, alpha=0.6)
-    ax.scatter(xs[0, :, 0], xs[0, :, 1], s=10, color="grey", zorder=3)
-    ax.scatter(xs[-1, :, 0], xs[-1, :, 1], s=12, color=PALETTE[3], zorder=3)
-    if title:
-        ax.set_title(title)
-    return ax.figure
-
-
-def plot_score_field(grid: torch.Tensor, score: torch.Tensor, *, ax: plt.Axes | None = None,
-                     data: torch.Tensor | None = None, title: str | None = None, lim: float = 1.3) -> plt.Figure:
-    """Arrows of the score over ``data`` (all arrows the same length: their direction is what matters)."""
-    ax = _axes(ax, lim)
-    if data is not None:
-        plot_points(data, ax=ax, color=PALETTE[1], size=3, lim=lim)
-    unit = (score / score.norm(dim=1, keepdim=True).clamp(min=1e-8)).numpy()
-    step = 2 * lim / (int(len(grid) ** 0.5) - 1)            # grid spacing: each arrow is 70% of it
-    ax.quiver(grid[:, 0], grid[:, 1], unit[:, 0], unit[:, 1], color=PALETTE[0], angles="xy", scale_units="xy",
-              scale=1 / (0.7 * step), width=0.005)
-    if title:
-        ax.set_title(title)
-    return ax.figure

@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 import torch
 
+import matplotlib.pyplot as plt
+
 from course_utils import plotting
+from course_utils.seeding import make_generator
 
 matplotlib.use("Agg")
 
@@ -96,3 +99,33 @@ def test_show_bars_one_labelled_bar_per_value_and_a_reference_line():
     with pytest.raises(ValueError, match="values is empty"):
         plotting.show_bars({})
     plotting.close_all()
+
+
+# ----------------------------------------------------------------------------- 2D points (notebooks 03, 09)
+def test_toy_plots_return_figures_and_draw_the_given_paths():
+    from course_utils.plotting import plot_points, plot_score_field, plot_trajectories
+    paths = torch.cumsum(torch.randn(6, 5, 2, generator=make_generator(0)), 0)   # [T, N, 2]
+    grid = torch.stack(torch.meshgrid(torch.linspace(-1.3, 1.3, 5), torch.linspace(-1.3, 1.3, 5), indexing="xy"), -1)
+    grid = grid.reshape(-1, 2)
+    for fig in (plot_points(paths[-1], title="samples"), plot_trajectories(paths, n=3),
+                plot_score_field(grid, -grid, data=paths[-1], title="score")):
+        assert isinstance(fig, matplotlib.figure.Figure)
+    ax = plot_trajectories(paths, n=5).axes[0]
+    assert len(ax.lines) == 5 and (ax.lines[0].get_xydata() == paths[:, 0].numpy()).all()
+    with pytest.raises(ValueError, match=r"\[T, N, 2\]"):
+        plot_trajectories(paths[0])
+    plt.close("all")
+
+
+def test_score_arrows_grow_with_the_score_and_are_capped():
+    from course_utils.plotting import plot_score_field
+    grid = torch.stack(torch.meshgrid(torch.linspace(-1.3, 1.3, 5), torch.linspace(-1.3, 1.3, 5), indexing="xy"), -1)
+    grid = grid.reshape(-1, 2)
+    score = -grid * torch.linspace(0.1, 10, 25)[:, None]          # growing |score|
+    quiver = plot_score_field(grid, score).axes[0].collections[-1]
+    lengths = torch.from_numpy((quiver.U ** 2 + quiver.V ** 2) ** 0.5)
+    step = 2 * 1.3 / 4
+    assert float(lengths.max()) <= 1.5 * step + 1e-6                # capped at 1.5 grid steps
+    nonzero = lengths[grid.norm(dim=1) > 0]
+    assert float(nonzero.max() / nonzero.min()) > 3                # not all the same length
+    plt.close("all")

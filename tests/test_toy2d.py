@@ -6,8 +6,7 @@ import torch
 from course_utils.schedulers import DDPMScheduler
 from course_utils.seeding import make_generator
 from course_utils.toy2d import (SPIRAL_NOISE, ToyDenoiser, ToyRun, diffusion_loss, distance_to_spiral,
-                                energy_distance, in_support_share, make_spiral, plot_points, plot_score_field,
-                                plot_trajectories, sample_points, sample_quality, score_field, single_thread,
+                                energy_distance, in_support_share, make_spiral, sample_points, sample_quality, score_field, single_thread,
                                 spiral_curve,
                                 timestep_embedding, toy_trajectory, train_toy)
 
@@ -104,19 +103,6 @@ def test_score_points_back_to_the_data(run):
     assert float(cos.mean()) > 0.8
     with pytest.raises(ValueError, match="out of range"):
         score_field(run.model, a_bar, 1000)
-
-
-def test_plots_return_figures(run):
-    traj = toy_trajectory(run.model, run.scheduler("ddim"), 10, generator=make_generator(0), num_inference_steps=5)
-    grid, score = score_field(run.model, run.scheduler().alphas_cumprod, 100, size=5)
-    for fig in (plot_points(traj.final, title="samples"), plot_trajectories(traj, n=5),
-                plot_score_field(grid, score, data=traj.final, title="score")):
-        assert isinstance(fig, matplotlib.figure.Figure)
-    ax = plot_trajectories(traj.xs, n=5).axes[0]                 # a plain [T, N, 2] tensor draws the same paths
-    assert len(ax.lines) == 5 and (ax.lines[0].get_xydata() == traj.xs[:, 0].numpy()).all()
-    with pytest.raises(ValueError, match=r"\[T, N, 2\]"):
-        plot_trajectories(traj.xs[0])
-    matplotlib.pyplot.close("all")
 
 
 def test_single_thread_restores_the_thread_count():
