@@ -78,3 +78,55 @@ def test_manifest_hashes_every_file(folder):
 def test_data_path_maps_bare_names_into_data():
     assert data_path("no-such-model") == DATA_DIR / "no-such-model"
     assert data_path(DATA_DIR / "x") == DATA_DIR / "x"
+
+
+def test_crlf_manifest_is_read_like_an_lf_one(folder):
+    # a Windows checkout (or editor) may turn SHA256SUMS into CRLF: its hashes are still right
+    manifest = folder / MANIFEST
+    manifest.write_bytes(manifest.read_bytes().replace(b"\n", b"\r\n"))
+    verify_manifest(folder)
+    load_weights(folder, kind="pixel-unet")
+
+
+def _drop_line(folder, name):
+    manifest = folder / MANIFEST
+    manifest.write_text("".join(l for l in manifest.read_text().splitlines(True) if not l.rstrip().endswith(name)))
+
+
+@pytest.mark.parametrize("break_it, match", [
+    (lambda f: (f / MANIFEST).write_text(""), "SHA256SUMS lists no files"),
+    (lambda f: (f / MANIFEST).write_text("\n\n"), "SHA256SUMS lists no files"),
+    (lambda f: _drop_line(f, "model.safetensors"), "does not list model.safetensors"),
+    (lambda f: _drop_line(f, "record.json"), "does not list record.json"),
+    (lambda f: (f / "extra.bin").write_bytes(b"x"), "does not list extra.bin"),
+    (lambda f: (f / MANIFEST).write_text((f / MANIFEST).read_text() + "garbage\n"), "is malformed at line 4"),
+    (lambda f: (f / MANIFEST).write_text((f / MANIFEST).read_text() + "abc123  x.json\n"), "is malformed at line 4"),
+    (lambda f: (f / MANIFEST).write_text((f / MANIFEST).read_text() + "0" * 64 + "  ../x.json\n"), "is malformed at line 4"),
+])
+def test_incomplete_or_malformed_manifest_is_refused(folder, break_it, match):
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF                               # a corrupt weight file must never slip through
+    (folder / "model.safetensors").write_bytes(bytes(data))
+    break_it(folder)
+    with pytest.raises(CheckpointError, match=f"{match}.*python -m course_utils.train pixel-unet"):
+        load_weights(folder, kind="pixel-unet")
+
+
+def test_write_manifest_writes_lf_and_skips_nothing(folder):
+    (folder / "notes.txt").write_text("made by hand\n")
+    write_manifest(folder)
+    assert b"\r" not in (folder / MANIFEST).read_bytes()
+    verify_manifest(folder)
+
+
+def test_git_keeps_shipped_files_byte_exact():
+    # .gitattributes: no line-end conversion in data/ (else a Windows checkout reads as corrupt)
+    import shutil
+    import subprocess
+    if shutil.which("git") is None or not (DATA_DIR.parent / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = ["data/storybook-sd/SHA256SUMS", "data/storybook-sd/tokenizer/merges.txt", "data/judge/config.json",
+             "data/judge/model.safetensors"]
+    out = subprocess.run(["git", "check-attr", "text", "--", *files], cwd=DATA_DIR.parent, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.count("text: unset") == len(files), out
