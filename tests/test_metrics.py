@@ -142,3 +142,18 @@ def test_mean_pairwise_distance():
     with pytest.raises(ValueError, match="at least 2"):
         metrics.mean_pairwise_distance(same[:1])
     assert metrics.mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)   # features too
+
+
+@pytest.mark.parametrize("labels, error, match", [
+    (torch.tensor([[6, 0, 0], [0, 0, 0]]), ValueError, "subject label 6 is out of range.*0 … 5"),
+    (torch.tensor([[0, -1, 0], [0, 0, 0]]), ValueError, "action label -1 is out of range"),
+    (torch.tensor([[0, 0, 0], [0, 0, 5]]), ValueError, "place label 5 is out of range.*labels_of"),
+    (torch.tensor([[0.0, 1.7, 2.0], [0, 0, 0]]), TypeError, "integer tensor"),
+    (np.array([[0, 0, 9], [0, 0, 0]]), ValueError, "place label 9"),
+    ([("fox", "reading"), ("fox", "reading", "in a forest")], TypeError, "each caption"),
+    ([None, "fox reading in a forest"], TypeError, "each caption"),
+])
+def test_adherence_refuses_labels_it_cannot_score(real_a, labels, error, match):
+    # an out-of-range label used to count as a miss: a silent wrong score
+    with pytest.raises(error, match=match):
+        metrics.adherence(real_a[0][:2], labels)
