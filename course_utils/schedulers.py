@@ -8,7 +8,10 @@ timestep. Each one here has the shape of its diffusers namesake, so either can g
     scheduler.set_timesteps(50)                      # .timesteps: 980, 960, …, 0
     out = scheduler.step(model_output, t, x_t)       # out.prev_sample, out.pred_original_sample
 
-``tests/test_schedulers.py`` shows each one equal to diffusers' (≤ 1e-5 over whole sampling loops).
+``tests/test_schedulers.py`` shows each one equal to diffusers' (≤ 1e-5 over whole sampling loops),
+except where diffusers is wrong, and there the course departs on purpose: "trailing" spacing always
+gives exactly n timesteps (diffusers gives n+1, ending at −1, for many (T, n) such as T = 50, n = 29),
+and DDIM steps to the next entry of ``.timesteps`` (diffusers' t − T//n misses it when T/n is not whole).
 The ODE solver is Euler on the probability-flow ODE (``EulerDiscreteScheduler``) rather than
 DPM-Solver++(2M): it is one line of update, and it shows why a sampler loop must honour
 ``init_noise_sigma`` and ``scale_model_input`` (it works in σ-space, x̃ = x_t / √ᾱ_t).
@@ -86,7 +89,9 @@ class _Scheduler:
                 raise ValueError(f"steps_offset={self.config['steps_offset']} pushes timestep {int(steps.max())} "
                                  f"past T−1={T - 1}; use fewer steps or steps_offset=0.")
             return steps
-        return np.round(np.arange(T, 0, -T / n)) - 1        # trailing: T−1, T−1−T/n, …
+        # trailing: T−1, T−1−T/n, …, exactly n of them. (diffusers' np.arange(T, 0, −T/n) yields n+1 values
+        # for many (T, n), e.g. T = 50, n = 29, the last one −1: an extra step at a timestep that does not exist.)
+        return np.round(T - np.arange(n) * (T / n)) - 1
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
         """Choose the ``num_inference_steps`` timesteps to sample with (``.timesteps``, descending)."""
@@ -197,9 +202,12 @@ class DDIMScheduler(_Scheduler):
         if not (isinstance(eta, (int, float)) and eta >= 0):
             raise ValueError(f"eta must be a number ≥ 0 (0 = deterministic DDIM, 1 = DDPM-like), got {eta!r}.")
         self._check(model_output, sample)
-        t = int(self.timesteps[self._index(timestep)])
-        # 1. previous timestep t' = t − T/n (as diffusers; for "leading" spacing it is the next entry of .timesteps)
-        prev_t = t - len(self) // self.num_inference_steps
+        i = self._index(timestep)
+        t = int(self.timesteps[i])
+        # 1. previous timestep t' = the next entry of .timesteps (−1 after the last: a clean sample). diffusers
+        #    takes t − T//n, the same for "leading" spacing and for n dividing T, but for other n it steps to a
+        #    noise level the loop never asks the model about (and stops short of clean at the end).
+        prev_t = int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
         # 2. compute alphas
         a_t = self.alphas_cumprod[t]
         a_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.final_alpha_cumprod
