@@ -25,8 +25,9 @@ from .seeding import validate_seed
 from .storybook_art import draw_scene
 
 __all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
-           "compositions", "train_compositions", "caption", "parse_caption", "labels_of", "composition_of",
-           "render", "render_batch", "render_for_split", "sample_batch", "StorybookDataset", "gallery"]
+           "compositions", "train_compositions", "caption", "normalize_caption", "parse_caption", "labels_of",
+           "composition_of", "render", "render_batch", "render_for_split", "sample_batch", "StorybookDataset",
+           "gallery"]
 
 SUBJECTS = ("squirrel", "fox", "rabbit", "bear", "owl", "frog")
 ACTIONS = ("fishing", "reading", "sleeping", "juggling")
@@ -80,11 +81,23 @@ def caption(subject: str, action: str, place: str) -> str:
     return f"{subject} {action} {place}"
 
 
+def normalize_caption(text: str) -> str:
+    """The form the models were trained on: lower case, single spaces, no final full stop / ! / ?.
+
+    ``parse_caption`` and the text-to-image pipeline both use it, so they accept the same texts:
+    "Squirrel fishing by a river." → "squirrel fishing by a river". Other punctuation is left in
+    place (and then refused as an unknown word).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a caption must be a string such as 'squirrel fishing by a river', got {type(text).__name__}.")
+    return " ".join(text.lower().split()).rstrip(".!?").rstrip()
+
+
 def parse_caption(text: str) -> tuple[str, str, str]:
-    """Read (subject, action, place) from a caption; case, extra spaces and a leading "a"/"an" are fine."""
+    """Read (subject, action, place) from a caption; case, extra spaces, a final "." and a leading "a"/"an" are fine."""
     if not isinstance(text, str):
         raise TypeError(f"parse_caption needs a string such as 'squirrel fishing by a river', got {type(text).__name__}.")
-    words = text.lower().strip().rstrip(".!").split()
+    words = normalize_caption(text).split()
     if words and words[0] in ("a", "an"):
         words = words[1:]
     if len(words) < 3:

@@ -197,3 +197,13 @@ def test_gallery_has_one_caption_per_image():
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one"):
         sb.gallery([])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Squirrel fishing by a river.", "squirrel fishing by a river"),
+    ("  fox   READING in a forest!! ", "fox reading in a forest"),
+    ("owl juggling on a beach ?", "owl juggling on a beach"),
+    ("squirrel, fishing", "squirrel, fishing"),            # inner punctuation stays (and is then refused)
+])
+def test_normalize_caption_is_the_one_reading_of_case_spaces_and_final_punctuation(text, expected):
+    assert sb.normalize_caption(text) == expected
