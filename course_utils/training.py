@@ -19,6 +19,7 @@ import math
 import numbers
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -141,6 +142,9 @@ def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
 
     torch's CPU generator keeps only the low 32 bits of a seed, so the terms stay well apart there.
     """
+    for name, value in (("step", step), ("rank", rank)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{name} must be an int ≥ 0, got {value!r}.")
     return make_generator((validate_seed(seed) * 1_000_003 + step + rank * 500_009) % 2**63)
 
 
@@ -211,10 +215,18 @@ def _restore(path: Path, model, optimizers, ema, config: TrainConfig) -> tuple[i
            "--fresh`); to keep the old run, keep its settings.")
     saved = json.loads(meta.get("config", "{}"))
     wanted = json.loads(json.dumps(config.run_settings()))            # tuples → lists, as stored
-    changed = [f"{k}={saved[k]!r} → {wanted[k]!r}" for k in _RUN_FIELDS if k in saved and saved[k] != wanted[k]]
+    changed = [f"{k}={saved[k]!r} → {wanted[k]!r}" for k in _RUN_FIELDS
+               if k != "steps" and k in saved and saved[k] != wanted[k]]
+    done = int(meta["step"])
+    if done > config.steps:
+        changed.insert(0, f"steps={saved.get('steps', done)!r} → {config.steps!r}, and {done} are already done")
     if changed:
         raise CheckpointError(f"{path} was trained with other settings ({', '.join(changed)}): resuming would "
                               f"mix two runs and label the result with the new settings. {fix}")
+    if saved.get("steps", config.steps) != config.steps:    # extending a run (a recipe's "train a bit more")
+        warnings.warn(f"{path}: resuming a {saved['steps']}-step run as a {config.steps}-step run; the learning-rate "
+                      "schedule of the remaining steps follows the new length, so the result differs from a "
+                      f"straight {config.steps}-step run. For that, use a new run_dir.", stacklevel=3)
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except RuntimeError as err:
@@ -244,6 +256,13 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
     GAN), pass a list of ``Objective``: each takes its own step, in order, on the same batch. With ``config.run_dir`` set, checkpoints go there and a later call with
     the same config resumes from the last one.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if not callable(batch_fn):
+        raise TypeError("batch_fn must be a function batch_fn(step, generator) -> batch, "
+                        "e.g. lambda step, g: storybook.sample_batch(64, g).")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     dist = distributed.setup()          # one process unless launched by torchrun / accelerate launch
     device = dist.device or (torch.device(device) if device is not None else pick_device())
     model.to(device).train()
@@ -274,6 +293,11 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
             for group in opt.param_groups:
                 group["lr"] = config.lr_at(step) * obj.lr_scale
             value, terms = _split_terms(obj.loss(model, batch, g), obj.name)
+            if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad):
+                got = (f"a tensor of shape {tuple(value.shape)}, requires_grad={value.requires_grad}"
+                       if isinstance(value, torch.Tensor) else repr(value))
+                raise TypeError(f"{obj.name} must return one scalar tensor computed from the model (take .mean() "
+                                f"of a per-element loss), got {got}.")
             if not torch.isfinite(value):
                 raise FloatingPointError(f"{obj.name} became {value.item()} at step {step}; lower the learning rate.")
             opt.zero_grad(set_to_none=True)
