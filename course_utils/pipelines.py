@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from .checkpoints import DATA_DIR, CheckpointError, verify_manifest
-from .env import pick_device
+from .env import check_device, pick_device
 from .guidance import DEFAULT_GUIDANCE, check_guidance_scale
 from .storybook import normalize_caption
 from .text_to_image import StableDiffusionPipeline, course_words
@@ -129,19 +129,6 @@ def check_call_args(prompt, generator, num_images_per_prompt, guidance_scale) ->
         raise ValueError(f"guidance_scale={guidance_scale} is above {MAX_GUIDANCE:g}: the image only saturates "
                          "there. Use 3–15 (7.5 is diffusers' default).")
 
-
-def check_device(device: object) -> torch.device:
-    """``torch.device(device)``, or a clear error for a name torch does not know or a GPU that is not there."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'mps', got {device!r} ({err}).") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' needs a GPU, and none is visible here. Leave device unset (the loader "
-                         "picks one) or pass device='cpu'.")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device='mps' needs Apple silicon; leave device unset or pass device='cpu'.")
-    return dev
 
 class StorybookPipeline(StableDiffusionPipeline):
     """``StableDiffusionPipeline`` with input checks in ``check_inputs`` and course defaults in ``__call__``."""

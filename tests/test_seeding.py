@@ -76,3 +76,15 @@ def test_same_seed_is_bitwise_equal_across_processes():
     import hashlib
     here = hashlib.sha256(noise_canvas(934743).numpy().tobytes()).hexdigest()
     assert runs[0] == runs[1] == here
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: make_generator(0, "tpu"), "device must be 'cpu', 'cuda' or 'mps'"),
+    (lambda: make_generator(0, 3.5), "device must be"),
+    (lambda: noise_canvas(0, True), "size and channels must be positive ints"),
+    (lambda: noise_canvas(0, 64, 0), "size and channels"),
+    (lambda: noise_canvas(0, 10**6), "GiB"),
+])
+def test_bad_devices_and_sizes_are_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
