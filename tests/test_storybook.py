@@ -207,3 +207,19 @@ def test_gallery_has_one_caption_per_image():
 ])
 def test_normalize_caption_is_the_one_reading_of_case_spaces_and_final_punctuation(text, expected):
     assert sb.normalize_caption(text) == expected
+
+
+@pytest.mark.parametrize("labels", [[-1, 0, 0], [6, 0, 0], [0, 4, 0], [0, 0, 5], [1.7, 0, 0], [0, 0], [True, 0, 0], 3])
+def test_composition_of_refuses_labels_out_of_range(labels):
+    # [-1, 0, 0] used to read as a frog (negative index) and [1.7, 0, 0] as a fox
+    with pytest.raises(ValueError, match="label|three ints"):
+        sb.composition_of(labels)
+    assert sb.composition_of(torch.tensor([5, 3, 4])) == ("frog", "juggling", "on a beach")
+
+
+@pytest.mark.parametrize("call", [lambda: sb.sample_batch(True, make_generator(0)),
+                                  lambda: sb.StorybookDataset(length=True),
+                                  lambda: sb.StorybookDataset(length=4)[1.5]])
+def test_bools_and_floats_are_not_counts_or_indices(call):
+    with pytest.raises((ValueError, TypeError), match="int"):
+        call()
