@@ -64,6 +64,8 @@ class _Scheduler:
                  beta_schedule: str = "linear", prediction_type: str = "epsilon",
                  timestep_spacing: str = "leading", steps_offset: int = 0):
         schedule = make_schedule(beta_schedule, num_train_timesteps, beta_start, beta_end)   # checks its args
+        if isinstance(steps_offset, bool) or not isinstance(steps_offset, int) or steps_offset < 0:
+            raise ValueError(f"steps_offset must be an int ≥ 0 (SD's configs use 1), got {steps_offset!r}.")
         self.config = dict(num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
                            beta_schedule=beta_schedule, steps_offset=steps_offset,
                            prediction_type=_choice("prediction_type", prediction_type, PREDICTION_TYPES),
@@ -118,6 +120,9 @@ class _Scheduler:
     def _check(model_output: torch.Tensor, sample: torch.Tensor) -> None:
         if not (isinstance(model_output, torch.Tensor) and isinstance(sample, torch.Tensor)):
             raise TypeError("model_output and sample must be tensors.")
+        if not (model_output.dtype.is_floating_point and sample.dtype.is_floating_point):
+            raise TypeError(f"model_output and sample must be floating-point tensors, got {model_output.dtype} and "
+                            f"{sample.dtype}; use .float().")
         if model_output.shape != sample.shape:
             raise ValueError(f"model_output has shape {tuple(model_output.shape)} but sample has shape "
                              f"{tuple(sample.shape)}; the model must predict one value per value of the sample.")
@@ -129,6 +134,11 @@ class _Scheduler:
         # v = √ᾱ_t ε − √(1−ᾱ_t) x_0  ⇒  x̂_0 = √ᾱ_t x_t − √(1−ᾱ_t) v,  ε̂ = √ᾱ_t v + √(1−ᾱ_t) x_t
         return (a_t**0.5 * sample - (1 - a_t) ** 0.5 * model_output,
                 a_t**0.5 * model_output + (1 - a_t) ** 0.5 * sample)
+
+    def _check_clip(self) -> None:
+        r = self.config["clip_sample_range"]
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < float("inf"):
+            raise ValueError(f"clip_sample_range must be a number > 0 (x̂_0 is clipped to [-r, r]), got {r!r}.")
 
     def _clip(self, x0: torch.Tensor) -> torch.Tensor:
         r = self.config.get("clip_sample_range", 1.0)
@@ -151,6 +161,7 @@ class DDPMScheduler(_Scheduler):
         super().__init__(**kwargs)
         self.config.update(variance_type=_choice("variance_type", variance_type, ("fixed_small", "fixed_large")),
                            clip_sample=clip_sample, clip_sample_range=clip_sample_range)
+        self._check_clip()
 
     def step(self, model_output: torch.Tensor, timestep: int | torch.Tensor, sample: torch.Tensor,
              generator: torch.Generator | None = None) -> SchedulerOutput:
@@ -191,6 +202,7 @@ class DDIMScheduler(_Scheduler):
         super().__init__(**kwargs)
         self.config.update(clip_sample=clip_sample, clip_sample_range=clip_sample_range,
                            set_alpha_to_one=set_alpha_to_one)
+        self._check_clip()
         # ᾱ after the last step: 1 (a clean sample) or ᾱ_0
         self.final_alpha_cumprod = torch.tensor(1.0) if set_alpha_to_one else self.alphas_cumprod[0]
 
@@ -199,7 +211,7 @@ class DDIMScheduler(_Scheduler):
         """One step x_t → x_{t'} of DDIM's eq. 12; ``eta`` > 0 adds noise drawn from ``generator``."""
         if self.num_inference_steps is None:
             raise ValueError("Call scheduler.set_timesteps(num_inference_steps) before step().")
-        if not (isinstance(eta, (int, float)) and eta >= 0):
+        if isinstance(eta, bool) or not (isinstance(eta, (int, float)) and eta >= 0 and eta != float("inf")):
             raise ValueError(f"eta must be a number ≥ 0 (0 = deterministic DDIM, 1 = DDPM-like), got {eta!r}.")
         self._check(model_output, sample)
         i = self._index(timestep)
