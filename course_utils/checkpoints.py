@@ -41,6 +41,12 @@ def data_path(name: str | Path) -> Path:
     return path if path.is_absolute() or path.exists() else DATA_DIR / path
 
 
+def _folder(folder: object) -> Path:
+    if not isinstance(folder, (str, Path)) or not str(folder).strip():
+        raise TypeError(f"a model folder must be a path or a name such as 'judge', got {folder!r}.")
+    return Path(folder)
+
+
 def _rebuild_hint(folder: Path) -> str:
     return (f"Rebuild it with `python -m course_utils.train {folder.name}` (or `make models` for all), "
             "or restore it with `git checkout -- data/`.")
@@ -85,7 +91,7 @@ def _manifest_entries(folder: Path, manifest: Path) -> dict[str, str]:
 def verify_manifest(folder: str | Path) -> None:
     """Raise ``CheckpointError`` unless ``SHA256SUMS`` is well formed, lists every file of the folder, and
     every file it lists exists with that hash (hidden files such as ``.DS_Store`` are ignored)."""
-    folder = Path(folder)
+    folder = _folder(folder)
     manifest = folder / MANIFEST
     if not folder.is_dir() or not manifest.is_file():
         raise CheckpointError(f"No shipped model at {folder} (its {MANIFEST} is missing). {_rebuild_hint(folder)}")
@@ -111,9 +117,18 @@ def save_model(folder: str | Path, state: dict[str, torch.Tensor] | torch.nn.Mod
     """Save weights (safetensors), ``config.json`` and ``record.json`` into ``folder``, then the manifest."""
     if not is_main_process():   # under torchrun / accelerate launch only rank 0 writes
         return Path(folder) / MANIFEST
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict (saved as config.json), got {type(config).__name__}.")
+    for name, part in (("config", config), ("record", record)):
+        try:
+            json.dumps(part)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must hold only JSON values (str, numbers, lists, dicts): {err}.") from None
+    if isinstance(state, dict) and not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise TypeError("state must map parameter names to tensors (a model's state_dict()), or be the nn.Module.")
     if "kind" not in config:
         raise ValueError("config needs a 'kind' entry (for example 'judge' or 'pixel-unet') so loaders can check it.")
-    folder = Path(folder)
+    folder = _folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(state, torch.nn.Module):
         state = state.state_dict()
@@ -127,7 +142,7 @@ def save_model(folder: str | Path, state: dict[str, torch.Tensor] | torch.nn.Mod
 
 def read_config(folder: str | Path, kind: str | None = None) -> dict:
     """Verify the folder's manifest and return its config; check ``config['kind'] == kind`` if given."""
-    folder = data_path(folder)
+    folder = data_path(_folder(folder))
     verify_manifest(folder)
     config = json.loads((folder / "config.json").read_text())
     if kind is not None and config.get("kind") != kind:
@@ -139,7 +154,7 @@ def read_config(folder: str | Path, kind: str | None = None) -> dict:
 def load_weights(folder: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
                  ) -> tuple[dict[str, torch.Tensor], dict]:
     """Return ``(state_dict, config)`` from a checked model folder."""
-    folder = data_path(folder)
+    folder = data_path(_folder(folder))
     config = read_config(folder, kind)
     return load_file(folder / "model.safetensors", device=str(device)), config
 

@@ -130,3 +130,16 @@ def test_git_keeps_shipped_files_byte_exact():
     out = subprocess.run(["git", "check-attr", "text", "--", *files], cwd=DATA_DIR.parent, capture_output=True,
                          text=True, check=True).stdout
     assert out.count("text: unset") == len(files), out
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda p: save_model(p, {"w": [1, 2]}, {"kind": "x"}), "state must map parameter names to tensors"),
+    (lambda p: save_model(p, {"w": torch.zeros(1)}, {"kind": "x", "f": object()}), "config must hold only JSON"),
+    (lambda p: save_model(p, {"w": torch.zeros(1)}, ["kind"]), "config must be a dict"),
+    (lambda p: read_config(123), "a model folder must be a path"),
+    (lambda p: load_weights(None), "a model folder must be a path"),
+    (lambda p: verify_manifest(""), "a model folder must be a path"),
+])
+def test_bad_arguments_to_save_and_load_are_clear_errors(tmp_path, call, match):
+    with pytest.raises(TypeError, match=match):
+        call(tmp_path / "m")
