@@ -217,9 +217,9 @@ def test_composition_of_refuses_labels_out_of_range(labels):
     assert sb.composition_of(torch.tensor([5, 3, 4])) == ("frog", "juggling", "on a beach")
 
 
-@pytest.mark.parametrize("call", [lambda: sb.sample_batch(True, make_generator(0)),
-                                  lambda: sb.StorybookDataset(length=True),
-                                  lambda: sb.StorybookDataset(length=4)[1.5]])
-def test_bools_and_floats_are_not_counts_or_indices(call):
-    with pytest.raises((ValueError, TypeError), match="int"):
+@pytest.mark.parametrize("call, match", [(lambda: sb.sample_batch(True, make_generator(0)), "n must be a positive int"),
+                                         (lambda: sb.StorybookDataset(length=True), "length must be a positive int"),
+                                         (lambda: sb.StorybookDataset(length=4)[1.5], "index must be an int")])
+def test_bools_and_floats_are_not_counts_or_indices(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
         call()
