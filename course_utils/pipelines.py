@@ -103,12 +103,14 @@ def check_steps(num_inference_steps: object, num_train_timesteps: int) -> int:
     return int(n)
 
 
-def check_call_args(prompt, generator, num_images_per_prompt, guidance_scale) -> None:
+def check_call_args(prompt, generator, num_images_per_prompt, guidance_scale, negative_prompt=None) -> None:
     """The checks of ``StorybookPipeline.__call__`` that need no model: types and ranges of its arguments."""
     prompts = [prompt] if isinstance(prompt, str) else prompt
-    if prompt is not None and not (isinstance(prompts, (list, tuple)) and all(isinstance(p, str) for p in prompts)):
-        raise TypeError(f"prompt must be a string such as 'squirrel fishing by a river' or a list of strings, "
-                        f"got {prompt!r} ({type(prompt).__name__}).")
+    for name, value in (("prompt", prompt), ("negative_prompt", negative_prompt)):
+        texts = [value] if isinstance(value, str) else value
+        if value is not None and not (isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts)):
+            raise TypeError(f"{name} must be a string such as 'squirrel fishing by a river' or a list of strings, "
+                            f"got {value!r} ({type(value).__name__}).")
     if isinstance(prompts, (list, tuple)) and not prompts:
         raise ValueError("The list of prompts is empty; give at least one prompt.")
     n = num_images_per_prompt
@@ -154,7 +156,8 @@ class StorybookPipeline(StableDiffusionPipeline):
                  guidance_scale: float = DEFAULT_GUIDANCE, **kwargs):
         """``StableDiffusionPipeline.__call__`` with 25 steps by default (guidance 7.5, as diffusers); every
         argument is checked before any work (see the module docstring)."""
-        check_call_args(prompt, kwargs.get("generator"), kwargs.get("num_images_per_prompt", 1), guidance_scale)
+        check_call_args(prompt, kwargs.get("generator"), kwargs.get("num_images_per_prompt", 1), guidance_scale,
+                        kwargs.get("negative_prompt"))
         check_size(height, width, self.vae_scale_factor)     # before diffusers turns a 0 into the default size
         if kwargs.get("output_type", "pil") not in _OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {', '.join(_OUTPUT_TYPES)}, got {kwargs['output_type']!r}.")

@@ -180,6 +180,7 @@ def test_the_pipeline_never_returns_nan_at_the_boundary_step_counts(tiny_pipe, m
     (dict(num_inference_steps="25"), ValueError, "from 1 to 1000"),
     (dict(prompt=123), TypeError, "prompt must be a string"),
     (dict(prompt=["fox reading", 7]), TypeError, "prompt must be a string"),
+    (dict(negative_prompt=3), TypeError, "negative_prompt must be a string"),
     (dict(generator=42), TypeError, r"torch.Generator.*make_generator\(42\)"),
     (dict(generator=[make_generator(0)] * 3), ValueError, "3 generators for 1 images"),
     (dict(num_images_per_prompt=0), ValueError, "num_images_per_prompt must be a whole number ≥ 1"),
