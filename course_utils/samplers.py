@@ -85,7 +85,18 @@ def sample(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generat
         if "eta" not in inspect.signature(scheduler.step).parameters:
             raise ValueError(f"{type(scheduler).__name__}.step takes no eta; drop eta= (it is DDIM's knob).")
         step_kwargs["eta"] = eta
+    config = getattr(scheduler, "config", {})                 # a dict for ours, a FrozenDict for diffusers'
+    T = config.get("num_train_timesteps") if isinstance(config, dict) else None
+    if T is not None and num_inference_steps > T:
+        raise ValueError(f"num_inference_steps={num_inference_steps} is more than the scheduler's "
+                         f"num_train_timesteps={T}; use at most {T}.")
     scheduler.set_timesteps(num_inference_steps, device=device)
+    ts = scheduler.timesteps
+    if len(ts) > 1 and not bool((ts[1:] < ts[:-1]).all()):
+        # a repeated timestep is a step of size 0: multistep solvers divide by it and return NaN
+        raise ValueError(f"{type(scheduler).__name__} repeats a timestep at num_inference_steps={num_inference_steps} "
+                         "(its spacing rounds more steps than it has distinct timesteps), which would give NaN; "
+                         "use fewer steps.")
     # x_T ~ N(0, σ_init² I), drawn on the CPU
     x = gaussian_noise(shape, generator, device=device, dtype=dtype) * scheduler.init_noise_sigma
     for i, t in enumerate(tqdm(scheduler.timesteps, disable=not progress, desc="sampling", leave=False)):

@@ -151,3 +151,18 @@ def test_bad_sampler_inputs_are_refused_before_or_at_the_first_step(kwargs, erro
 def test_bad_scheduler_options_and_inputs_are_clear_errors(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_a_scheduler_that_repeats_a_timestep_is_refused_not_run_to_nan():
+    # DPM-Solver's "linspace" spacing repeats a timestep at n = T: a step of size 0, then NaN everywhere
+    scheduler = diffusers.DPMSolverMultistepScheduler(beta_schedule="scaled_linear", beta_start=0.00085,
+                                                      beta_end=0.012, steps_offset=1)
+    with pytest.raises(ValueError, match="repeats a timestep at num_inference_steps=1000"):
+        sample(lambda x, t: 0.1 * x, scheduler, (1, 4), generator=make_generator(0), num_inference_steps=1000,
+               device="cpu")
+    with pytest.raises(ValueError, match="more than the scheduler's num_train_timesteps=1000"):
+        sample(lambda x, t: 0.1 * x, DDIMScheduler(), (1, 4), generator=make_generator(0), num_inference_steps=1001,
+               device="cpu")
+    x = sample(lambda x, t: 0.1 * x, scheduler, (1, 4), generator=make_generator(0), num_inference_steps=999,
+               device="cpu")
+    assert bool(torch.isfinite(x).all())
