@@ -92,8 +92,9 @@ def sample(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generat
                          f"num_train_timesteps={T}; use at most {T}.")
     scheduler.set_timesteps(num_inference_steps, device=device)
     ts = scheduler.timesteps
-    if len(ts) > 1 and not bool((ts[1:] < ts[:-1]).all()):
+    if getattr(scheduler, "order", 1) == 1 and len(ts) > 1 and not bool((ts[1:] < ts[:-1]).all()):
         # a repeated timestep is a step of size 0: multistep solvers divide by it and return NaN
+        # (order-2 schedulers such as Heun and KDPM2 list each timestep twice on purpose)
         raise ValueError(f"{type(scheduler).__name__} repeats a timestep at num_inference_steps={num_inference_steps} "
                          "(its spacing rounds more steps than it has distinct timesteps), which would give NaN; "
                          "use fewer steps.")
