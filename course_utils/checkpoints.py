@@ -5,7 +5,7 @@ Layout of a shipped model under ``data/<name>/`` (``paths.data_path(name)``)::
     model.safetensors   the weights (safetensors only: loading runs no code)
     config.json         what to build before loading ("kind" names the model family)
     record.json         how it was made: command, seed, steps, wall time on a 2-core CPU, metrics
-    SHA256SUMS          sha256 of every other file, in ``sha256sum -c`` format
+    SHA256SUMS          sha256 of every other file, in ``sha256sum -c`` format (LF or CRLF line ends)
 
 ``load_weights`` checks the manifest first, so a truncated or edited file is refused with a
 message that says how to rebuild it, instead of failing somewhere inside torch.
@@ -35,6 +35,12 @@ class CheckpointError(RuntimeError):
     """A shipped checkpoint is missing, corrupt, or of another kind than asked for."""
 
 
+def _folder(folder: object) -> Path:
+    if not isinstance(folder, (str, Path)) or not str(folder).strip():
+        raise TypeError(f"a model folder must be a path or a name such as 'judge', got {folder!r}.")
+    return Path(folder)
+
+
 def _rebuild_hint(folder: Path) -> str:
     return (f"Rebuild it with `python -m course_utils.train {folder.name}` (or `make models` for all), "
             "or restore it with `git checkout -- data/`.")
@@ -53,20 +59,45 @@ def write_manifest(folder: str | Path) -> Path:
     folder = Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
     lines = [f"{sha256_of(p)}  {p.relative_to(folder).as_posix()}" for p in files]
-    (folder / MANIFEST).write_text("\n".join(lines) + "\n")
+    (folder / MANIFEST).write_bytes(("\n".join(lines) + "\n").encode())   # LF on every OS
     return folder / MANIFEST
 
 
+def _manifest_entries(folder: Path, manifest: Path) -> dict[str, str]:
+    """``{relative name: sha256}`` from ``SHA256SUMS`` (CRLF line ends and sha256sum's ``*name`` are fine)."""
+    fix = _rebuild_hint(folder)
+    entries: dict[str, str] = {}
+    for number, line in enumerate(manifest.read_bytes().decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.strip().split(maxsplit=1)
+        digest, name = (parts[0].lower(), parts[1].lstrip("*")) if len(parts) == 2 else ("", "")
+        if (len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest) or not name
+                or Path(name).is_absolute() or ".." in Path(name).parts):
+            raise CheckpointError(f"{manifest} is malformed at line {number} ({line.strip()[:80]!r}); each line "
+                                  f"must read '<64 hex digits>  <file name>'. {fix}")
+        entries[name] = digest
+    if not entries:
+        raise CheckpointError(f"{manifest} lists no files, so nothing in {folder} can be checked. {fix}")
+    return entries
+
+
 def verify_manifest(folder: str | Path) -> None:
-    """Raise ``CheckpointError`` unless every file named in ``SHA256SUMS`` exists with that hash."""
-    folder = Path(folder)
+    """Raise ``CheckpointError`` unless ``SHA256SUMS`` is well formed, lists every file of the folder, and
+    every file it lists exists with that hash (hidden files such as ``.DS_Store`` are ignored)."""
+    folder = _folder(folder)
     manifest = folder / MANIFEST
     if not folder.is_dir() or not manifest.is_file():
         raise CheckpointError(f"No shipped model at {folder} (its {MANIFEST} is missing). {_rebuild_hint(folder)}")
-    for line in manifest.read_text().splitlines():
-        if not line.strip():
-            continue
-        expected, name = line.split(maxsplit=1)
+    entries = _manifest_entries(folder, manifest)
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*")
+               if p.is_file() and p.name != MANIFEST and not any(part.startswith(".") for part in
+                                                                  p.relative_to(folder).parts)}
+    unlisted = sorted(present - set(entries))
+    if unlisted:
+        raise CheckpointError(f"{manifest} does not list {', '.join(unlisted)}, so {'it' if len(unlisted) == 1 else 'they'} "
+                              f"cannot be checked before loading. {_rebuild_hint(folder)}")
+    for name, expected in entries.items():
         path = folder / name
         if not path.is_file():
             raise CheckpointError(f"{path} is missing. {_rebuild_hint(folder)}")
@@ -80,9 +111,18 @@ def save_model(folder: str | Path, state: dict[str, torch.Tensor] | torch.nn.Mod
     """Save weights (safetensors), ``config.json`` and ``record.json`` into ``folder``, then the manifest."""
     if not is_main_process():   # under torchrun / accelerate launch only rank 0 writes
         return Path(folder) / MANIFEST
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict (saved as config.json), got {type(config).__name__}.")
+    for name, part in (("config", config), ("record", record)):
+        try:
+            json.dumps(part)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must hold only JSON values (str, numbers, lists, dicts): {err}.") from None
+    if isinstance(state, dict) and not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise TypeError("state must map parameter names to tensors (a model's state_dict()), or be the nn.Module.")
     if "kind" not in config:
         raise ValueError("config needs a 'kind' entry (for example 'judge' or 'pixel-unet') so loaders can check it.")
-    folder = Path(folder)
+    folder = _folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(state, torch.nn.Module):
         state = state.state_dict()
@@ -96,7 +136,7 @@ def save_model(folder: str | Path, state: dict[str, torch.Tensor] | torch.nn.Mod
 
 def read_config(folder: str | Path, kind: str | None = None) -> dict:
     """Verify the folder's manifest and return its config; check ``config['kind'] == kind`` if given."""
-    folder = data_path(folder)
+    folder = data_path(_folder(folder))
     verify_manifest(folder)
     config = json.loads((folder / "config.json").read_text())
     if kind is not None and config.get("kind") != kind:
@@ -118,7 +158,7 @@ def config_from_dict(cls: type, config: dict, kind: str):
 def load_weights(folder: str | Path, kind: str | None = None, device: str | torch.device = "cpu"
                  ) -> tuple[dict[str, torch.Tensor], dict]:
     """Return ``(state_dict, config)`` from a checked model folder."""
-    folder = data_path(folder)
+    folder = data_path(_folder(folder))
     config = read_config(folder, kind)
     return load_file(folder / "model.safetensors", device=str(device)), config
 

@@ -8,7 +8,8 @@ from importlib import metadata
 
 import torch
 
-__all__ = ["FAST_ENV_VAR", "fast_mode", "pick", "pick_device", "environment_report", "print_environment"]
+__all__ = ["FAST_ENV_VAR", "fast_mode", "pick", "pick_device", "check_device", "environment_report",
+           "print_environment"]
 
 #: Set ``COURSE_FAST=1`` to train for fewer steps and sample fewer images (the tests do).
 FAST_ENV_VAR = "COURSE_FAST"
@@ -34,6 +35,20 @@ def pick(full, fast):
 def pick_device() -> torch.device:
     """``cuda`` when a GPU is visible, else ``cpu``. Course code never hard-codes a device."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_device(device: object) -> torch.device:
+    """``torch.device(device)``, or a clear ValueError for a name torch does not know or a GPU that is not there."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'mps', got {device!r} ({err}).") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' needs a GPU, and none is visible here. Leave device unset (the course "
+                         "picks one with pick_device()) or pass device='cpu'.")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' needs Apple silicon; leave device unset or pass device='cpu'.")
+    return dev
 
 
 def environment_report() -> dict[str, object]:

@@ -34,6 +34,11 @@ def gaussian_noise(shape: tuple[int, ...] | torch.Size, generator: torch.Generat
         raise ValueError(f"The generator lives on {generator.device}, but the course draws all noise on the CPU "
                          "(then moves it to the device) so that a seed gives the same numbers everywhere. "
                          "Use make_generator(seed) without a device.")
+    if not (isinstance(shape, (tuple, list, torch.Size))
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+        raise ValueError(f"shape must be a tuple of ints ≥ 0 such as (4, 3, 32, 32), got {shape!r}.")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"Gaussian noise needs a floating-point dtype such as torch.float32, got {dtype!r}.")
     return torch.randn(tuple(shape), generator=generator, dtype=dtype).to(device or "cpu")
 
 

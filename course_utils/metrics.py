@@ -91,12 +91,30 @@ def judge_labels(images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
 
 
 def _caption_labels(captions: Sequence, n: int) -> torch.Tensor:
+    if isinstance(captions, np.ndarray):
+        captions = torch.from_numpy(captions)
     if isinstance(captions, torch.Tensor):
+        if captions.dtype.is_floating_point or captions.dtype.is_complex or captions.dtype == torch.bool:
+            raise TypeError(f"labels must be an integer tensor [N, 3] (indices into SUBJECTS, ACTIONS, PLACES), "
+                            f"got dtype {captions.dtype}; use storybook.labels_of(...) to make them.")
         labels = captions.long()
+        if labels.dim() == 2 and labels.shape[1] == 3:
+            for k, (attribute, words) in enumerate(zip(ATTRIBUTES, (storybook.SUBJECTS, storybook.ACTIONS,
+                                                                    storybook.PLACES))):
+                bad = labels[:, k][(labels[:, k] < 0) | (labels[:, k] >= len(words))]
+                if len(bad):
+                    raise ValueError(f"{attribute} label {int(bad[0])} is out of range: {attribute} labels are "
+                                     f"0 … {len(words) - 1} ({', '.join(words)}). Make labels with "
+                                     "storybook.labels_of(subject, action, place).")
     else:
         if isinstance(captions, str):
             raise TypeError("captions must be a list with one caption per image, not one string; "
                             "use [text] * len(images) for a single prompt.")
+        for c in captions:
+            if not isinstance(c, str) and not (isinstance(c, (tuple, list)) and len(c) == 3
+                                               and all(isinstance(w, str) for w in c)):
+                raise TypeError(f"each caption must be a text such as 'squirrel fishing by a river' or a (subject, "
+                                f"action, place) tuple of words, got {c!r}. Label rows go in as a tensor [N, 3].")
         labels = torch.tensor([storybook.labels_of(*(storybook.parse_caption(c) if isinstance(c, str) else c))
                                for c in captions], dtype=torch.long).reshape(-1, 3)
     if labels.shape != (n, 3):
@@ -109,7 +127,7 @@ def adherence(images: torch.Tensor, captions: Sequence[str] | Sequence[tuple] | 
     """Share of images the judge reads as their caption: {"subject", "action", "place", "all"} in [0, 1].
 
     ``captions``: one per image, as text ("squirrel fishing by a river"), (subject, action, place)
-    tuples, or a labels tensor [N, 3].
+    tuples, or an integer labels tensor [N, 3] (indices into SUBJECTS, ACTIONS, PLACES; out of range is an error).
     """
     check_images(images)
     wanted = _caption_labels(captions, images.shape[0])

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 from tqdm.auto import tqdm
 
-from .env import pick_device
+from .env import check_device, pick_device
 from .forward import gaussian_noise
 
 __all__ = ["Denoiser", "Callback", "predicted_x0", "sample", "Trajectory", "record_trajectory"]
@@ -53,7 +53,7 @@ def _check_args(denoise, shape, generator, num_inference_steps, device: torch.de
     if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps <= 0:
         raise ValueError(f"num_inference_steps must be a positive int such as 50, got {num_inference_steps!r}.")
     shape = tuple(shape)
-    if not shape or not all(isinstance(s, int) and s > 0 for s in shape):
+    if not shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ValueError(f"shape must be a tuple of positive ints such as (4, 3, 32, 32), got {shape!r}.")
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator (make_generator(seed)), got {type(generator).__name__}.")
@@ -72,14 +72,32 @@ def sample(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generat
     generator for the start noise and every noisy step; eta: passed to schedulers whose step takes it (DDIM).
     callback(step_index, t, x_t, pred_x0) runs once per step with the model's input x_t and its x̂_0.
     """
-    device = torch.device(device) if device is not None else pick_device()
+    device = check_device(device) if device is not None else pick_device()
     shape = _check_args(denoise, shape, generator, num_inference_steps, device)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float32, got {dtype!r}.")
+    for name in ("set_timesteps", "step", "scale_model_input"):
+        if not callable(getattr(scheduler, name, None)):
+            raise TypeError(f"scheduler must be a scheduler (ours or diffusers', e.g. DDIMScheduler()), got "
+                            f"{type(scheduler).__name__}, which has no {name}().")
     step_kwargs: dict[str, Any] = {"generator": generator}
     if eta is not None:
         if "eta" not in inspect.signature(scheduler.step).parameters:
             raise ValueError(f"{type(scheduler).__name__}.step takes no eta; drop eta= (it is DDIM's knob).")
         step_kwargs["eta"] = eta
+    config = getattr(scheduler, "config", {})                 # a dict for ours, a FrozenDict for diffusers'
+    T = config.get("num_train_timesteps") if isinstance(config, dict) else None
+    if T is not None and num_inference_steps > T:
+        raise ValueError(f"num_inference_steps={num_inference_steps} is more than the scheduler's "
+                         f"num_train_timesteps={T}; use at most {T}.")
     scheduler.set_timesteps(num_inference_steps, device=device)
+    ts = scheduler.timesteps
+    if getattr(scheduler, "order", 1) == 1 and len(ts) > 1 and not bool((ts[1:] < ts[:-1]).all()):
+        # a repeated timestep is a step of size 0: multistep solvers divide by it and return NaN
+        # (order-2 schedulers such as Heun and KDPM2 list each timestep twice on purpose)
+        raise ValueError(f"{type(scheduler).__name__} repeats a timestep at num_inference_steps={num_inference_steps} "
+                         "(its spacing rounds more steps than it has distinct timesteps), which would give NaN; "
+                         "use fewer steps.")
     # x_T ~ N(0, σ_init² I), drawn on the CPU
     x = gaussian_noise(shape, generator, device=device, dtype=dtype) * scheduler.init_noise_sigma
     for i, t in enumerate(tqdm(scheduler.timesteps, disable=not progress, desc="sampling", leave=False)):
@@ -90,6 +108,9 @@ def sample(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generat
             got = tuple(model_output.shape) if isinstance(model_output, torch.Tensor) else type(model_output).__name__
             raise ValueError(f"denoise returned {got} for an input of shape {tuple(x_in.shape)}; it must return a "
                              "tensor shaped like its input (for a diffusers UNet: lambda x, t: unet(x, t).sample).")
+        if not bool(torch.isfinite(model_output).all()):
+            raise ValueError(f"denoise returned NaN or inf at step {i} (t = {float(t):g}); the sample would be all "
+                             "NaN. Check the model's weights (a diverged training run?) and its input.")
         out = scheduler.step(model_output, t, x, **step_kwargs)
         if callback is not None:
             pred = getattr(out, "pred_original_sample", None)

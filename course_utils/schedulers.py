@@ -8,7 +8,10 @@ timestep. Each one here has the shape of its diffusers namesake, so either can g
     scheduler.set_timesteps(50)                      # .timesteps: 980, 960, …, 0
     out = scheduler.step(model_output, t, x_t)       # out.prev_sample, out.pred_original_sample
 
-``tests/test_schedulers.py`` shows each one equal to diffusers' (≤ 1e-5 over whole sampling loops).
+``tests/test_schedulers.py`` shows each one equal to diffusers' (≤ 1e-5 over whole sampling loops),
+except where diffusers is wrong, and there the course departs on purpose: "trailing" spacing always
+gives exactly n timesteps (diffusers gives n+1, ending at −1, for many (T, n) such as T = 50, n = 29),
+and DDIM steps to the next entry of ``.timesteps`` (diffusers' t − T//n misses it when T/n is not whole).
 The ODE solver is Euler on the probability-flow ODE (``EulerDiscreteScheduler``) rather than
 DPM-Solver++(2M): it is one line of update, and it shows why a sampler loop must honour
 ``init_noise_sigma`` and ``scale_model_input`` (it works in σ-space, x̃ = x_t / √ᾱ_t).
@@ -61,6 +64,8 @@ class _Scheduler:
                  beta_schedule: str = "linear", prediction_type: str = "epsilon",
                  timestep_spacing: str = "leading", steps_offset: int = 0):
         schedule = make_schedule(beta_schedule, num_train_timesteps, beta_start, beta_end)   # checks its args
+        if isinstance(steps_offset, bool) or not isinstance(steps_offset, int) or steps_offset < 0:
+            raise ValueError(f"steps_offset must be an int ≥ 0 (SD's configs use 1), got {steps_offset!r}.")
         self.config = dict(num_train_timesteps=num_train_timesteps, beta_start=beta_start, beta_end=beta_end,
                            beta_schedule=beta_schedule, steps_offset=steps_offset,
                            prediction_type=_choice("prediction_type", prediction_type, PREDICTION_TYPES),
@@ -86,7 +91,9 @@ class _Scheduler:
                 raise ValueError(f"steps_offset={self.config['steps_offset']} pushes timestep {int(steps.max())} "
                                  f"past T−1={T - 1}; use fewer steps or steps_offset=0.")
             return steps
-        return np.round(np.arange(T, 0, -T / n)) - 1        # trailing: T−1, T−1−T/n, …
+        # trailing: T−1, T−1−T/n, …, exactly n of them. (diffusers' np.arange(T, 0, −T/n) yields n+1 values
+        # for many (T, n), e.g. T = 50, n = 29, the last one −1: an extra step at a timestep that does not exist.)
+        return np.round(T - np.arange(n) * (T / n)) - 1
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
         """Choose the ``num_inference_steps`` timesteps to sample with (``.timesteps``, descending)."""
@@ -113,6 +120,9 @@ class _Scheduler:
     def _check(model_output: torch.Tensor, sample: torch.Tensor) -> None:
         if not (isinstance(model_output, torch.Tensor) and isinstance(sample, torch.Tensor)):
             raise TypeError("model_output and sample must be tensors.")
+        if not (model_output.dtype.is_floating_point and sample.dtype.is_floating_point):
+            raise TypeError(f"model_output and sample must be floating-point tensors, got {model_output.dtype} and "
+                            f"{sample.dtype}; use .float().")
         if model_output.shape != sample.shape:
             raise ValueError(f"model_output has shape {tuple(model_output.shape)} but sample has shape "
                              f"{tuple(sample.shape)}; the model must predict one value per value of the sample.")
@@ -124,6 +134,11 @@ class _Scheduler:
         # v = √ᾱ_t ε − √(1−ᾱ_t) x_0  ⇒  x̂_0 = √ᾱ_t x_t − √(1−ᾱ_t) v,  ε̂ = √ᾱ_t v + √(1−ᾱ_t) x_t
         return (a_t**0.5 * sample - (1 - a_t) ** 0.5 * model_output,
                 a_t**0.5 * model_output + (1 - a_t) ** 0.5 * sample)
+
+    def _check_clip(self) -> None:
+        r = self.config["clip_sample_range"]
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r < float("inf"):
+            raise ValueError(f"clip_sample_range must be a number > 0 (x̂_0 is clipped to [-r, r]), got {r!r}.")
 
     def _clip(self, x0: torch.Tensor) -> torch.Tensor:
         r = self.config.get("clip_sample_range", 1.0)
@@ -146,6 +161,7 @@ class DDPMScheduler(_Scheduler):
         super().__init__(**kwargs)
         self.config.update(variance_type=_choice("variance_type", variance_type, ("fixed_small", "fixed_large")),
                            clip_sample=clip_sample, clip_sample_range=clip_sample_range)
+        self._check_clip()
 
     def step(self, model_output: torch.Tensor, timestep: int | torch.Tensor, sample: torch.Tensor,
              generator: torch.Generator | None = None) -> SchedulerOutput:
@@ -186,6 +202,7 @@ class DDIMScheduler(_Scheduler):
         super().__init__(**kwargs)
         self.config.update(clip_sample=clip_sample, clip_sample_range=clip_sample_range,
                            set_alpha_to_one=set_alpha_to_one)
+        self._check_clip()
         # ᾱ after the last step: 1 (a clean sample) or ᾱ_0
         self.final_alpha_cumprod = torch.tensor(1.0) if set_alpha_to_one else self.alphas_cumprod[0]
 
@@ -194,12 +211,15 @@ class DDIMScheduler(_Scheduler):
         """One step x_t → x_{t'} of DDIM's eq. 12; ``eta`` > 0 adds noise drawn from ``generator``."""
         if self.num_inference_steps is None:
             raise ValueError("Call scheduler.set_timesteps(num_inference_steps) before step().")
-        if not (isinstance(eta, (int, float)) and eta >= 0):
+        if isinstance(eta, bool) or not (isinstance(eta, (int, float)) and eta >= 0 and eta != float("inf")):
             raise ValueError(f"eta must be a number ≥ 0 (0 = deterministic DDIM, 1 = DDPM-like), got {eta!r}.")
         self._check(model_output, sample)
-        t = int(self.timesteps[self._index(timestep)])
-        # 1. previous timestep t' = t − T/n (as diffusers; for "leading" spacing it is the next entry of .timesteps)
-        prev_t = t - len(self) // self.num_inference_steps
+        i = self._index(timestep)
+        t = int(self.timesteps[i])
+        # 1. previous timestep t' = the next entry of .timesteps (−1 after the last: a clean sample). diffusers
+        #    takes t − T//n, the same for "leading" spacing and for n dividing T, but for other n it steps to a
+        #    noise level the loop never asks the model about (and stops short of clean at the end).
+        prev_t = int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
         # 2. compute alphas
         a_t = self.alphas_cumprod[t]
         a_prev = self.alphas_cumprod[prev_t] if prev_t >= 0 else self.final_alpha_cumprod

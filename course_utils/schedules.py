@@ -69,6 +69,9 @@ def alphas_cumprod_from_betas(betas: torch.Tensor) -> torch.Tensor:
     """ᾱ_t = ∏_{s ≤ t} (1 − β_s) for a ``[T]`` tensor of betas; returns ``[T]``."""
     if not isinstance(betas, torch.Tensor) or betas.dim() != 1:
         raise ValueError("betas must be a 1-D tensor [T]; build one with make_betas(name, T).")
+    if not betas.dtype.is_floating_point or not bool(((betas >= 0) & (betas <= 1)).all()):
+        raise ValueError("betas must be floats in [0, 1] (each is the share of variance a step adds); got values "
+                         f"outside it or NaN. Build them with make_betas(name, T).")
     # ᾱ_t = ∏_{s=0}^{t} α_s  with  α_s = 1 − β_s
     return torch.cumprod(1.0 - betas, dim=0)
 

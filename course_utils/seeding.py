@@ -15,6 +15,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .env import check_device
+
 __all__ = ["MAX_SEED", "validate_seed", "make_generator", "seeded_init", "seed_everything", "noise_canvas"]
 
 #: Seeds are integers in [0, MAX_SEED): the range torch.Generator.manual_seed accepts without wrapping.
@@ -43,10 +45,7 @@ def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Gener
     True
     """
     seed = validate_seed(seed)
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("make_generator(device='cuda') needs a GPU, and none is visible. Use device='cpu'.")
-    return torch.Generator(device=device).manual_seed(seed)
+    return torch.Generator(device=check_device(device)).manual_seed(seed)
 
 
 @contextmanager
@@ -78,6 +77,9 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def noise_canvas(seed: int, size: int = 64, channels: int = 3) -> torch.Tensor:
     """The course's canvas of pure noise: a [channels, size, size] tensor of N(0, 1) draws from ``seed``."""
-    if not (isinstance(size, int) and size > 0 and isinstance(channels, int) and channels > 0):
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (size, channels)):
         raise ValueError(f"size and channels must be positive ints, got size={size!r}, channels={channels!r}.")
+    if size > 4096:
+        raise ValueError(f"size={size} would need {channels * size * size * 4 / 2**30:.1f} GiB; the course's canvases "
+                         "are 32–128 px.")
     return torch.randn(channels, size, size, generator=make_generator(seed))

@@ -32,9 +32,9 @@ from .seeding import make_generator, validate_seed
 from .storybook_draw import ANIMAL, PLACE, PLACE_REGIONS, PROP, draw_scene
 
 __all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
-           "compositions", "train_compositions", "caption", "parse_caption", "labels_of", "composition_of",
-           "render", "render_batch", "render_masks", "render_background", "MASK_NAMES", "PLACE_REGIONS",
-           "render_for_split", "sample_batch", "reference_renders", "render_pool", "pool_batches",
+           "compositions", "train_compositions", "caption", "normalize_caption", "parse_caption", "labels_of",
+           "composition_of", "render", "render_batch", "render_masks", "render_background", "MASK_NAMES",
+           "PLACE_REGIONS", "render_for_split", "sample_batch", "reference_renders", "render_pool", "pool_batches",
            "StorybookDataset", "gallery"]
 
 SUBJECTS = ("squirrel", "fox", "rabbit", "bear", "owl", "frog")
@@ -90,11 +90,23 @@ def caption(subject: str, action: str, place: str) -> str:
     return f"{subject} {action} {place}"
 
 
+def normalize_caption(text: str) -> str:
+    """The form the models were trained on: lower case, single spaces, no final full stop / ! / ?.
+
+    ``parse_caption`` and the text-to-image pipeline both use it, so they accept the same texts:
+    "Squirrel fishing by a river." → "squirrel fishing by a river". Other punctuation is left in
+    place (and then refused as an unknown word).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"a caption must be a string such as 'squirrel fishing by a river', got {type(text).__name__}.")
+    return " ".join(text.lower().split()).rstrip(".!?").rstrip()
+
+
 def parse_caption(text: str) -> tuple[str, str, str]:
-    """Read (subject, action, place) from a caption; case, extra spaces and a leading "a"/"an" are fine."""
+    """Read (subject, action, place) from a caption; case, extra spaces, a final "." and a leading "a"/"an" are fine."""
     if not isinstance(text, str):
         raise TypeError(f"parse_caption needs a string such as 'squirrel fishing by a river', got {type(text).__name__}.")
-    words = text.lower().strip().rstrip(".!").split()
+    words = normalize_caption(text).split()
     if words and words[0] in ("a", "an"):
         words = words[1:]
     if len(words) < 3:
@@ -113,8 +125,15 @@ def labels_of(subject: str, action: str, place: str) -> tuple[int, int, int]:
 
 def composition_of(labels: Sequence[int] | torch.Tensor) -> tuple[str, str, str]:
     """The inverse of ``labels_of``: three ints → (subject, action, place)."""
-    s, a, p = (int(v) for v in labels)
-    return SUBJECTS[s], ACTIONS[a], PLACES[p]
+    values = labels.tolist() if isinstance(labels, (torch.Tensor, np.ndarray)) else labels
+    if (not isinstance(values, (list, tuple)) or len(values) != 3
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)):
+        raise ValueError(f"labels must be three ints (subject, action, place), got {labels!r}.")
+    for kind, v, words in zip(("subject", "action", "place"), values, (SUBJECTS, ACTIONS, PLACES)):
+        if not 0 <= v < len(words):
+            raise ValueError(f"{kind} label {v} is out of range: {kind} labels are 0 … {len(words) - 1} "
+                             f"({', '.join(words)}).")
+    return SUBJECTS[int(values[0])], ACTIONS[int(values[1])], PLACES[int(values[2])]
 
 
 
@@ -217,7 +236,7 @@ def sample_batch(n: int, generator: torch.Generator, size: int = 32, split: str 
     Compositions (uniform over ``split``) and render seeds are drawn from ``generator``, so a
     training step's generator fixes its batch: ``batch_fn = lambda step, g: sample_batch(64, g)``.
     """
-    if not (isinstance(n, int) and n > 0):
+    if isinstance(n, bool) or not (isinstance(n, int) and n > 0):
         raise ValueError(f"n must be a positive int (the batch size), got {n!r}.")
     if not isinstance(generator, torch.Generator):
         raise TypeError("sample_batch needs a torch.Generator, e.g. seeding.make_generator(0).")
@@ -268,7 +287,7 @@ class StorybookDataset(torch.utils.data.Dataset):
     def __init__(self, split: str = "train", size: int = 32, length: int = 1080, seed: int = 0):
         self.pool = compositions(split)
         self.split, self.size, self.seed = split, _check_size(size), validate_seed(seed)
-        if not (isinstance(length, int) and length > 0):
+        if isinstance(length, bool) or not (isinstance(length, int) and length > 0):
             raise ValueError(f"length must be a positive int, got {length!r}.")
         self.length = length
 
@@ -282,6 +301,8 @@ class StorybookDataset(torch.utils.data.Dataset):
         return int(np.random.default_rng([self.seed, index]).integers(0, 2**62))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str, torch.Tensor]:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, got {index!r} ({type(index).__name__}).")
         if not -self.length <= index < self.length:
             raise IndexError(f"index {index} is out of range for a data set of length {self.length}.")
         index %= self.length

@@ -272,7 +272,9 @@ def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str],
     (For guidance_scale ≤ 1 diffusers skips guidance and runs the conditional model alone; this always guides.)
     """
     tokenizer, text_encoder, unet, vae = pipe.tokenizer, pipe.text_encoder, pipe.unet, pipe.vae
-    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts) if isinstance(prompts, (list, tuple)) else None
+    if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+        raise ValueError("prompts must be a non-empty text or list of texts such as ['squirrel fishing by a river'].")
     # 1. prompt → token ids [B, L] → text embeddings [B, L, D]; the empty prompt is the unconditional one
     cond = encode_text(text_encoder, tokenize(tokenizer, prompts))
     uncond = encode_text(text_encoder, tokenize(tokenizer, [""] * len(prompts)))

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
+import os
 import time
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
@@ -36,6 +39,26 @@ __all__ = ["TrainConfig", "Objective", "TrainResult", "step_generator", "train",
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 LossFn = Callable[[torch.nn.Module, Any, torch.Generator], torch.Tensor]
+
+
+_RUN_FIELDS = ("steps", "lr", "weight_decay", "betas", "warmup_steps", "lr_schedule", "grad_clip", "ema_decay",
+               "seed")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int(config: "TrainConfig", name: str, low: int, note: str = "") -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an int ≥ {low} {note}, got {value!r}.".replace("  ", " "))
+
+
+def _number(config: "TrainConfig", name: str, positive: bool = False, extra: str = "") -> None:
+    value = getattr(config, name)
+    if not _is_number(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '≥ 0'}{extra}, got {value!r}.")
 
 
 @dataclass
@@ -55,13 +78,30 @@ class TrainConfig:
     run_dir: str | None = None           # resume from run_dir/checkpoint.safetensors when it exists
 
     def __post_init__(self):
+        """Check every field at once, so a bad value fails here and not steps into a run."""
         validate_seed(self.seed)
-        if not (isinstance(self.steps, int) and self.steps >= 0):
-            raise ValueError(f"steps must be an int ≥ 0, got {self.steps!r}.")
+        _int(self, "steps", 0)
+        _int(self, "warmup_steps", 0)
+        _int(self, "log_every", 1, "(1 = log every step)")
+        _int(self, "checkpoint_every", 0, "(0 = only at the end)")
+        _number(self, "lr", positive=True)
+        _number(self, "weight_decay")
+        if (not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2
+                or not all(_is_number(b) and 0.0 <= b < 1.0 for b in self.betas)):
+            raise ValueError(f"betas must be two numbers in [0, 1) such as (0.9, 0.999), got {self.betas!r}.")
+        self.betas = tuple(float(b) for b in self.betas)
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}.")
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+        if self.grad_clip is not None:
+            _number(self, "grad_clip", positive=True, extra=" or None (no clipping)")
+        if self.ema_decay is not None and not (_is_number(self.ema_decay) and 0.0 < self.ema_decay < 1.0):
             raise ValueError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}.")
+        if self.run_dir is not None and not isinstance(self.run_dir, (str, os.PathLike)):
+            raise TypeError(f"run_dir must be a folder path or None, got {type(self.run_dir).__name__}.")
+
+    def run_settings(self) -> dict[str, Any]:
+        """The fields that decide the trained weights (stored in checkpoints; a resume must match them)."""
+        return {k: getattr(self, k) for k in _RUN_FIELDS}
 
     def lr_at(self, step: int) -> float:
         """Learning rate at ``step``: linear warm-up, then constant or cosine decay to 10%."""
@@ -102,6 +142,9 @@ def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
 
     torch's CPU generator keeps only the low 32 bits of a seed, so the terms stay well apart there.
     """
+    for name, value in (("step", step), ("rank", rank)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{name} must be an int ≥ 0, got {value!r}.")
     return make_generator((validate_seed(seed) * 1_000_003 + step + rank * 500_009) % 2**63)
 
 
@@ -147,25 +190,43 @@ def _save_checkpoint(path: Path, model, optimizers, ema, step: int, history, con
                 value = value if isinstance(value, torch.Tensor) else torch.tensor(value)
                 tensors[f"opt.{name}.{idx}.{key}"] = value.detach().cpu().contiguous()
     meta = {"step": str(step), "history": json.dumps(history), "param_groups": json.dumps(groups),
-            "config": json.dumps(asdict(config))}
+            "config": json.dumps(config.run_settings())}
     tmp = path.with_suffix(".tmp")
     save_file(tensors, tmp, metadata=meta)
     tmp.replace(path)   # atomic: a kill during the write leaves the previous checkpoint intact
 
 
 def load_training_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a training checkpoint: (tensors, metadata)."""
-    with safe_open(str(path), framework="pt") as f:
-        return {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    """Read a training checkpoint: (tensors, metadata); a truncated or foreign file is a ``CheckpointError``."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+        json.loads(meta["param_groups"]), json.loads(meta["history"]), int(meta["step"])   # the header parses too
+    except (OSError, ValueError, KeyError, SafetensorError) as err:
+        raise CheckpointError(f"{path} is not a readable training checkpoint (truncated by a kill during a copy, "
+                              f"or another kind of file): {err}. Delete it to train from step 0, or pass "
+                              "another run_dir (`python -m course_utils.train <recipe> --fresh`).") from None
+    return tensors, meta
 
 
 def _restore(path: Path, model, optimizers, ema, config: TrainConfig) -> tuple[int, list]:
     tensors, meta = load_training_checkpoint(path)
-    fix = f"Delete {path.parent} to start afresh, or pass another run_dir."
-    saved_seed = json.loads(meta.get("config", "{}")).get("seed", config.seed)
-    if saved_seed != config.seed:
-        raise CheckpointError(f"{path} was trained with seed {saved_seed}, not {config.seed}: resuming would "
-                              f"mix two runs. {fix}")
+    fix = (f"Use a new run_dir, or delete {path.parent} to start afresh (`python -m course_utils.train <recipe> "
+           "--fresh`); to keep the old run, keep its settings.")
+    saved = json.loads(meta.get("config", "{}"))
+    wanted = json.loads(json.dumps(config.run_settings()))            # tuples → lists, as stored
+    changed = [f"{k}={saved[k]!r} → {wanted[k]!r}" for k in _RUN_FIELDS
+               if k != "steps" and k in saved and saved[k] != wanted[k]]
+    done = int(meta["step"])
+    if done > config.steps:
+        changed.insert(0, f"steps={saved.get('steps', done)!r} → {config.steps!r}, and {done} are already done")
+    if changed:
+        raise CheckpointError(f"{path} was trained with other settings ({', '.join(changed)}): resuming would "
+                              f"mix two runs and label the result with the new settings. {fix}")
+    if saved.get("steps", config.steps) != config.steps:    # extending a run (a recipe's "train a bit more")
+        warnings.warn(f"{path}: resuming a {saved['steps']}-step run as a {config.steps}-step run; the learning-rate "
+                      "schedule of the remaining steps follows the new length, so the result differs from a "
+                      f"straight {config.steps}-step run. For that, use a new run_dir.", stacklevel=3)
     try:
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except RuntimeError as err:
@@ -195,6 +256,13 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
     GAN), pass a list of ``Objective``: each takes its own step, in order, on the same batch. With ``config.run_dir`` set, checkpoints go there and a later call with
     the same config resumes from the last one.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if not callable(batch_fn):
+        raise TypeError("batch_fn must be a function batch_fn(step, generator) -> batch, "
+                        "e.g. lambda step, g: storybook.sample_batch(64, g).")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     dist = distributed.setup()          # one process unless launched by torchrun / accelerate launch
     device = dist.device or (torch.device(device) if device is not None else pick_device())
     model.to(device).train()
@@ -225,6 +293,11 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
             for group in opt.param_groups:
                 group["lr"] = config.lr_at(step) * obj.lr_scale
             value, terms = _split_terms(obj.loss(model, batch, g), obj.name)
+            if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad):
+                got = (f"a tensor of shape {tuple(value.shape)}, requires_grad={value.requires_grad}"
+                       if isinstance(value, torch.Tensor) else repr(value))
+                raise TypeError(f"{obj.name} must return one scalar tensor computed from the model (take .mean() "
+                                f"of a per-element loss), got {got}.")
             if not torch.isfinite(value):
                 raise FloatingPointError(f"{obj.name} became {value.item()} at step {step}; lower the learning rate.")
             opt.zero_grad(set_to_none=True)

@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from course_utils.paths import DATA_DIR
 from course_utils.checkpoints import (MANIFEST, CheckpointError, load_weights,
                                       read_config, save_model, sha256_of, verify_manifest, write_manifest)
 
@@ -75,3 +76,66 @@ def test_manifest_hashes_every_file(folder):
     assert lines["config.json"] == sha256_of(folder / "config.json")
 
 
+def test_crlf_manifest_is_read_like_an_lf_one(folder):
+    # a Windows checkout (or editor) may turn SHA256SUMS into CRLF: its hashes are still right
+    manifest = folder / MANIFEST
+    manifest.write_bytes(manifest.read_bytes().replace(b"\n", b"\r\n"))
+    verify_manifest(folder)
+    load_weights(folder, kind="pixel-unet")
+
+
+def _drop_line(folder, name):
+    manifest = folder / MANIFEST
+    manifest.write_text("".join(l for l in manifest.read_text().splitlines(True) if not l.rstrip().endswith(name)))
+
+
+@pytest.mark.parametrize("break_it, match", [
+    (lambda f: (f / MANIFEST).write_text(""), "SHA256SUMS lists no files"),
+    (lambda f: (f / MANIFEST).write_text("\n\n"), "SHA256SUMS lists no files"),
+    (lambda f: _drop_line(f, "model.safetensors"), "does not list model.safetensors"),
+    (lambda f: _drop_line(f, "record.json"), "does not list record.json"),
+    (lambda f: (f / "extra.bin").write_bytes(b"x"), "does not list extra.bin"),
+    (lambda f: (f / MANIFEST).write_text((f / MANIFEST).read_text() + "garbage\n"), "is malformed at line 4"),
+    (lambda f: (f / MANIFEST).write_text((f / MANIFEST).read_text() + "abc123  x.json\n"), "is malformed at line 4"),
+    (lambda f: (f / MANIFEST).write_text((f / MANIFEST).read_text() + "0" * 64 + "  ../x.json\n"), "is malformed at line 4"),
+])
+def test_incomplete_or_malformed_manifest_is_refused(folder, break_it, match):
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[-1] ^= 0xFF                               # a corrupt weight file must never slip through
+    (folder / "model.safetensors").write_bytes(bytes(data))
+    break_it(folder)
+    with pytest.raises(CheckpointError, match=f"{match}.*python -m course_utils.train pixel-unet"):
+        load_weights(folder, kind="pixel-unet")
+
+
+def test_write_manifest_writes_lf_and_skips_nothing(folder):
+    (folder / "notes.txt").write_text("made by hand\n")
+    write_manifest(folder)
+    assert b"\r" not in (folder / MANIFEST).read_bytes()
+    verify_manifest(folder)
+
+
+def test_git_keeps_shipped_files_byte_exact():
+    # .gitattributes: no line-end conversion in data/ (else a Windows checkout reads as corrupt)
+    import shutil
+    import subprocess
+    if shutil.which("git") is None or not (DATA_DIR.parent / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = ["data/storybook-sd/SHA256SUMS", "data/storybook-sd/tokenizer/merges.txt", "data/judge/config.json",
+             "data/judge/model.safetensors"]
+    out = subprocess.run(["git", "check-attr", "text", "--", *files], cwd=DATA_DIR.parent, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.count("text: unset") == len(files), out
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda p: save_model(p, {"w": [1, 2]}, {"kind": "x"}), "state must map parameter names to tensors"),
+    (lambda p: save_model(p, {"w": torch.zeros(1)}, {"kind": "x", "f": object()}), "config must hold only JSON"),
+    (lambda p: save_model(p, {"w": torch.zeros(1)}, ["kind"]), "config must be a dict"),
+    (lambda p: read_config(123), "a model folder must be a path"),
+    (lambda p: load_weights(None), "a model folder must be a path"),
+    (lambda p: verify_manifest(""), "a model folder must be a path"),
+])
+def test_bad_arguments_to_save_and_load_are_clear_errors(tmp_path, call, match):
+    with pytest.raises(TypeError, match=match):
+        call(tmp_path / "m")

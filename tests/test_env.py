@@ -28,3 +28,13 @@ def test_environment_report(capsys):
     assert report["torch"].startswith("2.13.0")
     out = capsys.readouterr().out
     assert "diffusers" in out and "0.42.1" in out
+
+
+def test_check_device_names_the_problem():
+    from course_utils.env import check_device
+    assert check_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'mps'"):
+        check_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="needs a GPU, and none is visible"):
+            check_device("cuda")

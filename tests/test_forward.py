@@ -102,3 +102,14 @@ def test_gaussian_noise_needs_a_cpu_generator():
 def test_keep_must_lie_in_the_chain():
     with pytest.raises(ValueError, match="keep holds timestep 5"):
         noise_step_by_step(torch.zeros(2), torch.full((10,), 0.1), 3, generator=make_generator(0), keep=(5,))
+
+
+@pytest.mark.parametrize("shape, dtype, error, match", [
+    ((2, -1), torch.float32, ValueError, "shape must be a tuple of ints ≥ 0"),
+    ((2, True), torch.float32, ValueError, "shape must be"),
+    (5, torch.float32, ValueError, "shape must be"),
+    ((2, 3), torch.long, TypeError, "floating-point dtype"),
+])
+def test_gaussian_noise_refuses_bad_shapes_and_dtypes(shape, dtype, error, match):
+    with pytest.raises(error, match=match):
+        gaussian_noise(shape, make_generator(0), dtype=dtype)

@@ -212,3 +212,18 @@ def test_attention_in_region_errors(attn, mask, message):
     from course_utils.metrics import attention_in_region
     with pytest.raises(ValueError, match=message):
         attention_in_region(attn, mask)
+
+
+@pytest.mark.parametrize("labels, error, match", [
+    (torch.tensor([[6, 0, 0], [0, 0, 0]]), ValueError, "subject label 6 is out of range.*0 … 5"),
+    (torch.tensor([[0, -1, 0], [0, 0, 0]]), ValueError, "action label -1 is out of range"),
+    (torch.tensor([[0, 0, 0], [0, 0, 5]]), ValueError, "place label 5 is out of range.*labels_of"),
+    (torch.tensor([[0.0, 1.7, 2.0], [0, 0, 0]]), TypeError, "integer tensor"),
+    (np.array([[0, 0, 9], [0, 0, 0]]), ValueError, "place label 9"),
+    ([("fox", "reading"), ("fox", "reading", "in a forest")], TypeError, "each caption"),
+    ([None, "fox reading in a forest"], TypeError, "each caption"),
+])
+def test_adherence_refuses_labels_it_cannot_score(real_a, labels, error, match):
+    # an out-of-range label used to count as a miss: a silent wrong score
+    with pytest.raises(error, match=match):
+        metrics.adherence(real_a[0][:2], labels)

@@ -121,3 +121,48 @@ def test_clear_errors():
 def test_default_device_and_progress_bar():
     out = sample(dummy_model, DDIMScheduler(), SHAPE, generator=make_generator(0), num_inference_steps=3, progress=True)
     assert out.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(device="cuda"), ValueError, "needs a GPU") if not torch.cuda.is_available() else
+    (dict(device="gpu0"), ValueError, "device must be"),
+    (dict(device="gpu0"), ValueError, "device must be 'cpu', 'cuda' or 'mps'"),
+    (dict(dtype=torch.long), TypeError, "floating-point torch.dtype"),
+    (dict(shape=(True, 3)), ValueError, "tuple of positive ints"),
+    (dict(scheduler=None), TypeError, "scheduler must be a scheduler"),
+    (dict(denoise=lambda x, t: x * float("nan")), ValueError, r"denoise returned NaN or inf at step 0"),
+])
+def test_bad_sampler_inputs_are_refused_before_or_at_the_first_step(kwargs, error, match):
+    args = dict(denoise=lambda x, t: 0.1 * x, scheduler=DDPMScheduler(), shape=(1, 3), device="cpu")
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        sample(args.pop("denoise"), args.pop("scheduler"), args.pop("shape"), generator=make_generator(0),
+               num_inference_steps=2, **args)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: DDPMScheduler().step(torch.zeros(2, dtype=torch.long), 999, torch.zeros(2, dtype=torch.long)),
+     "floating-point tensors"),
+    (lambda: DDPMScheduler(steps_offset=1.5), "steps_offset must be an int"),
+    (lambda: DDIMScheduler(steps_offset=-3), "steps_offset must be an int"),
+    (lambda: DDPMScheduler(clip_sample_range=-1.0), "clip_sample_range must be a number > 0"),
+    (lambda: DDIMScheduler(clip_sample_range=float("nan")), "clip_sample_range"),
+])
+def test_bad_scheduler_options_and_inputs_are_clear_errors(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
+
+
+def test_a_scheduler_that_repeats_a_timestep_is_refused_not_run_to_nan():
+    # DPM-Solver's "linspace" spacing repeats a timestep at n = T: a step of size 0, then NaN everywhere
+    scheduler = diffusers.DPMSolverMultistepScheduler(beta_schedule="scaled_linear", beta_start=0.00085,
+                                                      beta_end=0.012, steps_offset=1)
+    with pytest.raises(ValueError, match="repeats a timestep at num_inference_steps=1000"):
+        sample(lambda x, t: 0.1 * x, scheduler, (1, 4), generator=make_generator(0), num_inference_steps=1000,
+               device="cpu")
+    with pytest.raises(ValueError, match="more than the scheduler's num_train_timesteps=1000"):
+        sample(lambda x, t: 0.1 * x, DDIMScheduler(), (1, 4), generator=make_generator(0), num_inference_steps=1001,
+               device="cpu")
+    x = sample(lambda x, t: 0.1 * x, scheduler, (1, 4), generator=make_generator(0), num_inference_steps=999,
+               device="cpu")
+    assert bool(torch.isfinite(x).all())

@@ -103,7 +103,8 @@ def test_ddim_eta_equals_diffusers(eta, schedule):
 def test_options_equal_diffusers(ours_cls, theirs_cls, extra):
     ours = ours_cls(**SCHEDULES["scaled_linear"], **extra)
     theirs = theirs_cls.from_config(ours.config)
-    for n in (4, 30):
+    # diffusers' DDIM steps to t − T//n, right only when n divides T (see test_every_n_gives_n_timesteps...)
+    for n in ((4, 40) if ours_cls is DDIMScheduler else (4, 30)):
         assert max_err(full_loop(ours, n), full_loop(theirs, n)) <= TOL
 
 
@@ -191,3 +192,34 @@ def test_parity_errors_report_and_format():
     assert format_error(3e-7) == "< 1e-05"
     assert format_error(2e-3).startswith("2.00e-03 (above")
     assert format_error(float("nan")).startswith("nan")
+
+
+@pytest.mark.parametrize("cls", [DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler])
+@pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
+@pytest.mark.parametrize("T", [7, 50, 1000])
+def test_every_n_gives_n_distinct_timesteps_and_a_whole_loop(cls, spacing, T):
+    # trailing spacing used to give n+1 timesteps ending at −1 for many (T, n), e.g. T = 50, n = 29,
+    # and step() then refused the last one, so samplers.sample crashed
+    scheduler = cls(num_train_timesteps=T, timestep_spacing=spacing)
+    for n in range(1, T + 1):
+        scheduler.set_timesteps(n)
+        ts = scheduler.timesteps
+        assert len(ts) == n and bool((ts[1:] < ts[:-1]).all()), (n, ts)
+        assert 0 <= float(ts.min()) and float(ts.max()) <= T - 1, (n, ts)
+        if T <= 50:
+            x = full_loop(scheduler, n)
+            assert bool(torch.isfinite(x).all()), n
+
+
+@pytest.mark.parametrize("T, n", [(50, 29), (1000, 30), (50, 7), (1000, 999)])
+def test_ddim_ends_clean_and_departs_from_diffusers_only_where_it_is_wrong(T, n):
+    ours = DDIMScheduler(num_train_timesteps=T, timestep_spacing="trailing", clip_sample=False)
+    theirs = diffusers.DDIMScheduler.from_config(ours.config)
+    ours.set_timesteps(n)
+    theirs.set_timesteps(n)
+    assert len(ours.timesteps) == n and len(theirs.timesteps) in (n, n + 1)
+    x = dummy_sample_deter()
+    last = ours.step(dummy_model(x, 3.0), ours.timesteps[-1], x)
+    assert torch.equal(last.prev_sample, last.pred_original_sample)      # the last step lands on x̂_0 (ᾱ = 1)
+    if T % n == 0:                                                       # diffusers is right here: equal loops
+        assert max_err(full_loop(ours, n), full_loop(theirs, n)) <= TOL

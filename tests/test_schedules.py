@@ -76,3 +76,11 @@ def test_alpha_bar_checks_the_range():
         s.alpha_bar(10)
     with pytest.raises(ValueError):
         alphas_cumprod_from_betas(torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("betas", [torch.tensor([-0.1, 0.2]), torch.tensor([1.5, 0.2]), torch.tensor([float("nan"), 0.2]),
+                                   torch.tensor([0, 1])])
+def test_betas_outside_zero_one_are_refused(betas):
+    # 1 − β outside [0, 1] used to give ᾱ above 1 or below 0 without a word
+    with pytest.raises(ValueError, match="betas must be floats in"):
+        alphas_cumprod_from_betas(betas)

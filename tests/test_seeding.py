@@ -96,3 +96,15 @@ def test_seeded_init_fixes_initial_weights_and_leaves_the_global_rng_alone():
     with pytest.raises(ValueError, match="seed"):
         with seeded_init(-1):
             pass
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: make_generator(0, "tpu"), "device must be 'cpu', 'cuda' or 'mps'"),
+    (lambda: make_generator(0, 3.5), "device must be"),
+    (lambda: noise_canvas(0, True), "size and channels must be positive ints"),
+    (lambda: noise_canvas(0, 64, 0), "size and channels"),
+    (lambda: noise_canvas(0, 10**6), "GiB"),
+])
+def test_bad_devices_and_sizes_are_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -213,3 +213,29 @@ def test_reference_renders_are_seed_plus_one_and_seed_plus_two():
     assert torch.equal(real, sb.sample_batch(5, make_generator(11), 32)[0])
     expected_other, expected_labels = sb.sample_batch(5, make_generator(12), 32)
     assert torch.equal(other, expected_other) and torch.equal(labels, expected_labels)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Squirrel fishing by a river.", "squirrel fishing by a river"),
+    ("  fox   READING in a forest!! ", "fox reading in a forest"),
+    ("owl juggling on a beach ?", "owl juggling on a beach"),
+    ("squirrel, fishing", "squirrel, fishing"),            # inner punctuation stays (and is then refused)
+])
+def test_normalize_caption_is_the_one_reading_of_case_spaces_and_final_punctuation(text, expected):
+    assert sb.normalize_caption(text) == expected
+
+
+@pytest.mark.parametrize("labels", [[-1, 0, 0], [6, 0, 0], [0, 4, 0], [0, 0, 5], [1.7, 0, 0], [0, 0], [True, 0, 0], 3])
+def test_composition_of_refuses_labels_out_of_range(labels):
+    # [-1, 0, 0] used to read as a frog (negative index) and [1.7, 0, 0] as a fox
+    with pytest.raises(ValueError, match="label|three ints"):
+        sb.composition_of(labels)
+    assert sb.composition_of(torch.tensor([5, 3, 4])) == ("frog", "juggling", "on a beach")
+
+
+@pytest.mark.parametrize("call, match", [(lambda: sb.sample_batch(True, make_generator(0)), "n must be a positive int"),
+                                         (lambda: sb.StorybookDataset(length=True), "length must be a positive int"),
+                                         (lambda: sb.StorybookDataset(length=4)[1.5], "index must be an int")])
+def test_bools_and_floats_are_not_counts_or_indices(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()

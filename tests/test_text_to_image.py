@@ -171,3 +171,10 @@ def test_cross_attention_maps_are_distributions_over_tokens(tiny_pipe):
     assert not any(m._forward_pre_hooks for m in tiny_pipe.unet.modules())          # hooks removed
     with pytest.raises(ValueError, match="no cross-attention"):
         cross_attention_maps(torch.nn.Sequential(), None, 0, text)
+
+
+@pytest.mark.parametrize("prompts", [[], "", ["fox reading", ""], 123, [None]])
+def test_by_hand_loop_refuses_empty_or_non_text_prompts(tiny_pipe, prompts):
+    from course_utils.text_to_image import text_to_image_by_hand
+    with pytest.raises(ValueError, match="prompts must be a non-empty text"):
+        text_to_image_by_hand(tiny_pipe, prompts, generator=make_generator(0), num_inference_steps=1)

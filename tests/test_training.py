@@ -115,7 +115,7 @@ def test_resuming_with_another_model_config_is_a_clear_error(tmp_path):
     run = TrainConfig(steps=2, lr=1e-2, run_dir=str(tmp_path))
     train(tiny_model(width=8), mse, batch_fn, run, progress=False)
     with pytest.raises(CheckpointError, match="another model.*run_dir"):
-        train(tiny_model(width=16), mse, batch_fn, TrainConfig(steps=4, run_dir=str(tmp_path)), progress=False)
+        train(tiny_model(width=16), mse, batch_fn, run, progress=False)
 
 
 def test_resuming_with_another_seed_is_a_clear_error(tmp_path):
@@ -162,3 +162,65 @@ def test_to_device_moves_nested_batches():
     batch = {"x": torch.zeros(2), "pair": (torch.ones(1), 3)}
     moved = to_device(batch, torch.device("cpu"))
     assert torch.equal(moved["x"], batch["x"]) and moved["pair"][1] == 3
+
+
+@pytest.mark.parametrize("change", [dict(steps=10), dict(steps=19), dict(lr=2e-2), dict(lr_schedule="cosine"),
+                                    dict(warmup_steps=2), dict(ema_decay=0.9), dict(grad_clip=None),
+                                    dict(betas=(0.5, 0.9))])
+def test_resuming_with_other_settings_is_refused(tmp_path, change):
+    # a finished 20-step run rerun with steps=10 used to return the 20-step weights labelled 10
+    base = dict(steps=20, lr=1e-2, run_dir=str(tmp_path))
+    train(tiny_model(), mse, batch_fn, TrainConfig(**base), progress=False)
+    key = next(iter(change))
+    with pytest.raises(CheckpointError, match=f"other settings \\({key}=.*new run_dir.*--fresh"):
+        train(tiny_model(), mse, batch_fn, TrainConfig(**{**base, **change}), progress=False)
+    # what does not change the weights (logging, checkpoint spacing) may differ
+    again = train(tiny_model(), mse, batch_fn, TrainConfig(**base, log_every=3, checkpoint_every=5), progress=False)
+    assert again.resumed_from == 20
+
+
+def test_truncated_training_checkpoint_names_the_file_and_the_fix(tmp_path):
+    train(tiny_model(), mse, batch_fn, TrainConfig(steps=2, run_dir=str(tmp_path)), progress=False)
+    ckpt = tmp_path / CHECKPOINT_NAME
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=f"{CHECKPOINT_NAME} is not a readable training checkpoint.*run_dir"):
+        train(tiny_model(), mse, batch_fn, TrainConfig(steps=2, run_dir=str(tmp_path)), progress=False)
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_training_checkpoint(ckpt)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("steps", True), ("steps", 2.0), ("lr", 0.0), ("lr", -1e-3), ("lr", float("nan")), ("lr", "1e-3"),
+    ("weight_decay", -0.1), ("weight_decay", float("inf")), ("betas", (0.9,)), ("betas", (0.9, 1.0)),
+    ("warmup_steps", -1), ("warmup_steps", 1.5), ("grad_clip", -1.0), ("grad_clip", 0.0), ("grad_clip", float("nan")),
+    ("ema_decay", float("nan")), ("ema_decay", True), ("log_every", 0), ("log_every", -5), ("log_every", False),
+    ("checkpoint_every", -1), ("seed", -1), ("seed", 1.5), ("run_dir", 3),
+])
+def test_every_config_field_is_checked_at_construction(field, value):
+    with pytest.raises((ValueError, TypeError), match=field if field != "seed" else "seed"):
+        TrainConfig(**{"steps": 2, field: value})
+
+
+@pytest.mark.parametrize("model, loss, batch, match", [
+    (None, mse, batch_fn, "model must be a torch.nn.Module"),
+    (tiny_model(), mse, None, "batch_fn must be a function"),
+    (tiny_model(), lambda m, b, g: m(b[0]), batch_fn, r"one scalar tensor.*shape \(16, 1\)"),
+    (tiny_model(), lambda m, b, g: 1.0, batch_fn, "one scalar tensor"),
+    (tiny_model(), lambda m, b, g: torch.tensor(1.0), batch_fn, "requires_grad=False"),
+])
+def test_bad_model_batch_fn_or_loss_output_is_a_clear_error(model, loss, batch, match):
+    with pytest.raises(TypeError, match=match):
+        train(model, loss, batch, TrainConfig(steps=1), progress=False)
+
+
+def test_step_generator_refuses_negative_steps():
+    with pytest.raises(ValueError, match="step must be an int ≥ 0"):
+        step_generator(0, -1)
+
+
+def test_extending_a_finished_run_says_so(tmp_path):
+    # a recipe may train a finished run a few steps more (storybook-sd's VAE does): allowed, with a word
+    train(tiny_model(), mse, batch_fn, TrainConfig(steps=4, run_dir=str(tmp_path)), progress=False)
+    with pytest.warns(UserWarning, match="resuming a 4-step run as a 6-step run"):
+        result = train(tiny_model(), mse, batch_fn, TrainConfig(steps=6, run_dir=str(tmp_path)), progress=False)
+    assert result.resumed_from == 4
