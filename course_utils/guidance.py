@@ -20,19 +20,22 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["DEFAULT_GUIDANCE", "check_guidance_scale", "cfg_combine", "split_guided", "stack_conditions",
+__all__ = ["DEFAULT_GUIDANCE", "MAX_GUIDANCE", "check_guidance_scale", "cfg_combine", "split_guided", "stack_conditions",
            "guided_denoise"]
 
 #: The guidance scale the storybook text-to-image pipeline uses unless told otherwise: measured best on
 #: held-out prompts (benchmarks/text_to_image_adherence.py), and diffusers' own default.
 DEFAULT_GUIDANCE = 7.5
 
+#: Above this, guidance only saturates the image (Stable Diffusion is used at 3–15); diffusers would accept 1e6.
+MAX_GUIDANCE = 50.0
+
 #: ``model(x_t, t, condition) -> ε̂``: the network with its condition as a third argument.
 ConditionalModel = Callable[[torch.Tensor, torch.Tensor, Any], torch.Tensor]
 
 
 def check_guidance_scale(guidance_scale: float) -> float:
-    """Return ``guidance_scale`` as a float if it is a finite number ≥ 0, else raise a clear ValueError."""
+    """Return ``guidance_scale`` as a float if it is a finite number in [0, MAX_GUIDANCE], else raise a clear ValueError."""
     if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
         raise ValueError(f"guidance_scale must be a number such as 7.5, got {guidance_scale!r} "
                          f"({type(guidance_scale).__name__}).")
@@ -40,6 +43,9 @@ def check_guidance_scale(guidance_scale: float) -> float:
     if not math.isfinite(w) or w < 0:
         raise ValueError(f"guidance_scale must be ≥ 0 (0 = ignore the prompt, 1 = plain conditional, "
                          f"> 1 = stronger guidance), got {guidance_scale}. Use e.g. 3 or 7.5.")
+    if w > MAX_GUIDANCE:
+        raise ValueError(f"guidance_scale={guidance_scale} is above {MAX_GUIDANCE:g}: the image only saturates "
+                         "there. Useful values are about 1–15 (7.5 is Stable Diffusion's default).")
     return w
 
 

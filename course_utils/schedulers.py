@@ -33,7 +33,9 @@ import numpy as np
 import torch
 
 from .forward import gaussian_noise, q_sample
+from .samplers import sample
 from .schedules import make_schedule, sigmas_from_alphas_cumprod
+from .seeding import make_generator
 
 __all__ = ["PREDICTION_TYPES", "TIMESTEP_SPACINGS", "SchedulerOutput", "DDPMScheduler", "DDIMScheduler",
            "EulerDiscreteScheduler", "parity_errors", "format_error"]
@@ -306,10 +308,7 @@ def parity_errors(steps: tuple[int, ...] = (10, 50), seed: int = 0) -> dict[str,
     Sweeps the three schedules × both prediction types × ``steps``; the model is a fixed formula
     (diffusers' test style), the start noise and every step's noise come from generators seeded ``seed``.
     """
-    import diffusers   # imported here: the course's own schedulers do not need it
-
-    from .samplers import sample
-    from .seeding import make_generator
+    import diffusers   # imported here: the course's own schedulers do not need it (and importing it takes seconds)
 
     pairs = {"DDPM": (DDPMScheduler, diffusers.DDPMScheduler, None),
              "DDIM (eta=0)": (DDIMScheduler, diffusers.DDIMScheduler, 0.0),

@@ -120,3 +120,10 @@ def test_hand_written_loop_equals_stable_diffusion_pipeline(tiny_pipe):
     assert float((ours - theirs).abs().max()) <= 1e-5
 
 
+def test_guidance_above_the_maximum_is_refused_by_the_hand_written_guidance_too():
+    from course_utils.guidance import MAX_GUIDANCE
+    assert check_guidance_scale(MAX_GUIDANCE) == MAX_GUIDANCE
+    with pytest.raises(ValueError, match="above 50"):
+        check_guidance_scale(1e6)
+    with pytest.raises(ValueError, match="above 50"):
+        cfg_combine(torch.zeros(1, 2), torch.ones(1, 2), 51)

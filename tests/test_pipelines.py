@@ -98,6 +98,7 @@ def test_hub_id_needs_an_explicit_opt_in():
 def test_resolve_source_tells_folders_from_hub_ids(tiny_folder):
     assert resolve_source(tiny_folder) == ("local", tiny_folder.resolve())
     assert resolve_source("data/storybook-sd")[0] == "local"
+    assert resolve_source("storybook-sd") == ("local", (DATA_DIR / "storybook-sd").resolve())   # a bare name: data/<name>
     assert resolve_source("data/no-such-model")[0] == "local"
     assert resolve_source("./elsewhere")[0] == "local"
     assert resolve_source("CompVis/stable-diffusion-v1-4") == ("hub", None)
