@@ -142,6 +142,9 @@ CLAIMS = [
     Claim("05", "(no label: [[4.7]], floor", lambda: record("pixel-unet")["metrics"]["judge_fid_unconditional"]),
     Claim("05", "floor [[0.34]]; N = 1000)", lambda: record("pixel-unet")["metrics"]["judge_fid_real_vs_real_floor"]),
     Claim("05", "floor 0.34; N = [[1000]])", lambda: record("pixel-unet")["metrics"]["n_unconditional"]),
+    Claim("05", "with no label ([[4.7]] against 2.6", lambda: record("pixel-unet")["metrics"]["judge_fid_unconditional"]),
+    Claim("05", "with no label (4.7 against [[2.6]]",
+          lambda: record("pixel-unet")["metrics"]["judge_fid_conditional_training_mix"]),
     # 06: the guidance sweep, as printed by the notebook
     Claim("06", "the prompt is ignored: adherence [[0.00]]", lambda: printed("06", SWEEP.format(w=0.0))),
     Claim("06", "wanders off the prompt now and then ([[0.73]])", lambda: printed("06", SWEEP.format(w=1.0))),
