@@ -48,7 +48,7 @@ def _check_kl(answer) -> None:
         raise Wrong("The KL of N(0, 1) from itself must be 0.")
 
 
-@exercise("08.generator_loss", hint="−log σ(l) is F.softplus(−l); average it over the batch.")
+@exercise("08.generator_loss", hint="−log sigm(l) is F.softplus(−l); average it over the batch.")
 def _check_generator_loss(answer) -> None:
     if not callable(answer):
         raise Wrong("Give a function generator_loss(fake_logits) that returns a scalar.")
@@ -57,7 +57,7 @@ def _check_generator_loss(answer) -> None:
     if not isinstance(got, torch.Tensor) or got.dim() != 0:
         raise Wrong("generator_loss should return one number as a 0-dimensional tensor (use .mean()).")
     if torch.allclose(got, -F.softplus(logits).mean(), atol=1e-5):
-        raise Wrong("That is the saturating loss log(1 − σ(l)): its gradient vanishes while D still wins. "
-                    "Use −log σ(l) instead.")
+        raise Wrong("That is the saturating loss log(1 − sigm(l)): its gradient vanishes while D still wins. "
+                    "Use −log sigm(l) instead.")
     if not torch.allclose(got, F.softplus(-logits).mean(), atol=1e-5):
-        raise Wrong("Your loss is not the mean of −log σ(l) over the fakes' logits.")
+        raise Wrong("Your loss is not the mean of −log sigm(l) over the fakes' logits.")

@@ -1,0 +1,237 @@
+"""Every figure the notebooks' prose quotes agrees with the one source it comes from.
+
+A number in a notebook's text is a copy; its source is either a printed output of the same notebook
+(committed executed, in full mode) or a stored result: ``benchmarks/results/*.json`` or a model's
+``data/<name>/record.json``. A copy that is edited alone, or a source that changes under an unchanged
+copy, fails here. Nothing is executed: the test reads the committed notebooks and JSON files.
+
+Each claim is ``Claim(notebook, quote, source, tol)``. ``quote`` is the text as the reader sees it
+(whitespace and line breaks do not matter) with the quoted number in [[double brackets]]; ``source()``
+returns the number it must equal, within ``tol`` (default: half a unit of the quote's last digit, i.e.
+"the quote is the source, rounded"). Add a claim whenever prose quotes a stored or printed number.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+RESULTS = ROOT / "benchmarks" / "results"
+DATA = ROOT / "data"
+
+
+# ----------------------------------------------------------------------------- reading the sources
+@lru_cache(maxsize=None)
+def notebook(prefix: str) -> dict:
+    (path,) = NOTEBOOKS.glob(f"{prefix}_*.ipynb")
+    return json.loads(path.read_text())
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def prose(prefix: str, code: bool = False) -> list[str]:
+    """The markdown cells of a notebook (or its code cells' source), whitespace collapsed."""
+    kind = "code" if code else "markdown"
+    return [_flat("".join(c["source"])) for c in notebook(prefix)["cells"] if c["cell_type"] == kind]
+
+
+def printed(prefix: str, pattern: str) -> float:
+    """The number captured by ``pattern`` in the printed (stream) outputs of a notebook."""
+    text = "\n".join("".join(o.get("text", "")) for c in notebook(prefix)["cells"] if c["cell_type"] == "code"
+                     for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    found = re.findall(pattern, text)
+    assert len(found) == 1, f"{prefix}: expected one printed match of {pattern!r}, found {found}"
+    return float(found[0])
+
+
+@lru_cache(maxsize=None)
+def result(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+@lru_cache(maxsize=None)
+def record(model: str) -> dict:
+    return json.loads((DATA / model / "record.json").read_text())
+
+
+def row(rows: list[dict], **match) -> dict:
+    (found,) = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+    return found
+
+
+def compare(model: str) -> dict:
+    return row(result("compare_generators")["rows"], model=model)
+
+
+def spread(model: str) -> dict:
+    return row(result("sampling_spread")["rows"], model=model)
+
+
+def variant(**recipe) -> dict:
+    (found,) = [r for r in result("denoiser_variants")["rows"]
+                if all(r["recipe"].get(k) == v for k, v in recipe.items())]
+    return found
+
+
+def sd_train_minutes() -> float:
+    wall = record("storybook-sd")["wall_time_s"]
+    return (wall["text_unet_train_s"] + wall["vae_train_s"]) / 60
+
+
+# ----------------------------------------------------------------------------- the claims
+@dataclass(frozen=True)
+class Claim:
+    notebook: str
+    quote: str                      # prose with the number in [[…]]
+    source: Callable[[], float]
+    tol: float | None = None        # default: half a unit of the quoted number's last digit
+    code: bool = False              # the quote sits in a code cell's source (a comment), not in markdown
+
+
+PIXEL_MIN = lambda: record("pixel-unet")["wall_time_s_this_session"] / 60  # noqa: E731
+DDPM_MS = lambda: compare("diffusion DDPM-1000")["ms_per_image"]          # noqa: E731
+DDPM_500_MIN = lambda: compare("diffusion DDPM-1000")["samples"] * DDPM_MS() / 60_000  # noqa: E731
+SWEEP = r"w = {w:<4} adherence (\d\.\d\d)   diversity (?:\d+\.\d\d)"
+DIVERSITY = r"w = {w:<4} adherence \d\.\d\d   diversity (\d+\.\d\d)"
+
+CLAIMS = [
+    # 00: how long the shipped models trained
+    Claim("00", "the two largest in [[43]] and 48 minutes", PIXEL_MIN),
+    Claim("00", "the two largest in 43 and [[48]] minutes", sd_train_minutes),
+    # 04: the shipped denoiser's recipe
+    Claim("04", "trained for about [[43]] minutes on a 2-core CPU", PIXEL_MIN),
+    Claim("04", "the shipped model below trained for about [[43]] minutes", PIXEL_MIN),
+    Claim("04", "minutes ([[4,000]] steps of 64 images)", lambda: record("pixel-unet")["steps"]),
+    Claim("04", "(4,000 steps of [[64]] images)", lambda: record("pixel-unet")["batch_size"]),
+    Claim("04", "min(SNR_t, [[5]]) / SNR_t", lambda: record("pixel-unet")["recipe"]["snr_gamma"]),
+    # 05: the judge, DDPM-1000's time, what moves the model's judge-FID
+    Claim("05", "it reads all three right [[99.6]]% of the time",
+          lambda: 100 * record("judge")["accuracy"]["held_out"]["all"]),
+    Claim("05", "took about 27 minutes of CPU for its [[500]] images", lambda: compare("diffusion DDPM-1000")["samples"]),
+    Claim("05", "took about [[27]] minutes of CPU for its 500 images", DDPM_500_MIN),
+    Claim("05", "500 images ([[3.2]] s each, drawn 100 at a time)", lambda: DDPM_MS() / 1000),
+    Claim("05", "(3.2 s each, drawn [[100]] at a time)", lambda: result("compare_generators")["batch_size"]),
+    Claim("05", "than the benchmark's batches of [[100]]", lambda: result("compare_generators")["batch_size"]),
+    Claim("05", "for [[40]] times fewer network calls", lambda: printed("05", r"(\d+)× fewer with DDIM-25")),
+    Claim("05", "| shipped ([[43]] min), five sampling seeds |", PIXEL_MIN),
+    Claim("05", "| [[4.42]] ± 0.24 |", lambda: spread("pixel-unet")["mean"]),
+    Claim("05", "| 4.42 ± [[0.24]] |", lambda: spread("pixel-unet")["stdev"]),
+    Claim("05", "| [[7.06]] ± 0.64 |", lambda: spread("runs/variants/shipped-seed1")["mean"]),
+    Claim("05", "| 7.06 ± [[0.64]] |", lambda: spread("runs/variants/shipped-seed1")["stdev"]),
+    Claim("05", "trained twice as long ([[80]] min)", lambda: variant(steps=8000)["train_minutes"]),
+    Claim("05", "| [[4.42]] ± 0.25 |", lambda: spread("runs/variants/steps-8000")["mean"]),
+    Claim("05", "| 4.42 ± [[0.25]] |", lambda: spread("runs/variants/steps-8000")["stdev"]),
+    Claim("05", "[[2.5]] times as many weights",
+          lambda: variant(block_out_channels=[32, 64, 128])["parameters"] / record("pixel-unet")["parameters"]),
+    Claim("05", "as many weights ([[57]] min)", lambda: variant(block_out_channels=[32, 64, 128])["train_minutes"]),
+    Claim("05", "as many weights (57 min) | [[4.3]] |", lambda: variant(block_out_channels=[32, 64, 128])["judge_fid_null"]),
+    Claim("05", "only [[600]] training steps", lambda: result("loss_weighting")["rows"][0]["steps"]),
+    Claim("05", "| [[28]] to 34 |", lambda: min(r["judge_fid"] for r in result("loss_weighting")["rows"])),
+    Claim("05", "| 28 to [[34]] |", lambda: max(r["judge_fid"] for r in result("loss_weighting")["rows"])),
+    Claim("05", "told the composition | [[2.6]] (no label",
+          lambda: record("pixel-unet")["metrics"]["judge_fid_conditional_training_mix"]),
+    Claim("05", "(no label: [[4.7]], floor", lambda: record("pixel-unet")["metrics"]["judge_fid_unconditional"]),
+    Claim("05", "floor [[0.34]]; N = 1000)", lambda: record("pixel-unet")["metrics"]["judge_fid_real_vs_real_floor"]),
+    Claim("05", "floor 0.34; N = [[1000]])", lambda: record("pixel-unet")["metrics"]["n_unconditional"]),
+    Claim("05", "with no label ([[4.7]] against 2.6", lambda: record("pixel-unet")["metrics"]["judge_fid_unconditional"]),
+    Claim("05", "with no label (4.7 against [[2.6]]",
+          lambda: record("pixel-unet")["metrics"]["judge_fid_conditional_training_mix"]),
+    # 06: the guidance sweep, as printed by the notebook
+    Claim("06", "the prompt is ignored: adherence [[0.00]]", lambda: printed("06", SWEEP.format(w=0.0))),
+    Claim("06", "wanders off the prompt now and then ([[0.73]])", lambda: printed("06", SWEEP.format(w=1.0))),
+    Claim("06", "adherence peaks at [[0.90]]", lambda: printed("06", SWEEP.format(w=2.0))),
+    Claim("06", "(diversity [[5.26]] → 4.22)", lambda: printed("06", DIVERSITY.format(w=1.0))),
+    Claim("06", "(diversity 5.26 → [[4.22]])", lambda: printed("06", DIVERSITY.format(w=2.0))),
+    Claim("06", "At w = 4 adherence falls to [[0.56]]", lambda: printed("06", SWEEP.format(w=4.0))),
+    Claim("06", "at w = 7.5 to [[0.19]]", lambda: printed("06", SWEEP.format(w=7.5))),
+    # 07: the latent scaling factor
+    Claim("07", "latents of its [[10,800]] training renders", lambda: record("storybook-sd")["recipe"]["pool_size"]),
+    Claim("07", "the scaled latents s·z have a std close to [[1]]", lambda: printed("07", r"std of s·z (\d+\.\d\d)"), tol=0.05),
+    # 08: the saved comparison table, and the shipped baselines' records
+    Claim("08", "# 500 DDPM-1000 images took [[27]] min", DDPM_500_MIN, code=True),
+    Claim("08", "(the shipped VAE had [[1200]] steps)", lambda: record("vae")["steps"]),
+    Claim("08", "its whole run ([[1600]] steps)", lambda: record("gan")["steps"]),
+    Claim("08", "(64 renders give about [[40]])", lambda: printed("08", r"renders: +spread +(\d+\.\d)"), tol=5),
+    Claim("08", "[[4.9]] with DDIM-25", lambda: compare("diffusion DDIM-25")["fid"]),
+    Claim("08", "[[4.7]] with DDPM-1000", lambda: compare("diffusion DDPM-1000")["fid"]),
+    Claim("08", "The VAE follows at [[15.4]]", lambda: compare("VAE")["fid"]),
+    Claim("08", "the GAN at [[38.0]]", lambda: compare("GAN")["fid"]),
+    Claim("08", "the renders score [[0.85]] against each other", lambda: compare("real renders")["fid"]),
+    Claim("08", "DDIM-25 ([[0.95]])", lambda: compare("diffusion DDIM-25")["coverage"]),
+    Claim("08", "DDPM-1000 ([[0.93]])", lambda: compare("diffusion DDPM-1000")["coverage"]),
+    Claim("08", "the VAE ([[0.89]])", lambda: compare("VAE")["coverage"]),
+    Claim("08", "renders do ([[0.90]])", lambda: compare("real renders")["coverage"]),
+    Claim("08", "The GAN finds [[0.29]]", lambda: compare("GAN")["coverage"]),
+    Claim("08", "DDIM-25 costs [[82]] ms", lambda: compare("diffusion DDIM-25")["ms_per_image"]),
+    Claim("08", "DDPM-1000 about [[3.2]] s", lambda: DDPM_MS() / 1000),
+    Claim("08", "The denoiser trained for [[43]] minutes", lambda: compare("diffusion DDIM-25")["train_minutes"]),
+    Claim("08", "the VAE for [[3]] and", lambda: compare("VAE")["train_minutes"]),
+    Claim("08", "and the GAN for [[7]].", lambda: compare("GAN")["train_minutes"]),
+]
+
+NUMBER = re.compile(r"\[\[([^\]]+)\]\]")
+
+
+def _split(quote: str) -> tuple[str, float, float]:
+    """(quote as printed, quoted number, default tolerance: half a unit of its last digit)."""
+    (raw,) = NUMBER.findall(quote)
+    digits = raw.replace(",", "")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    return _flat(NUMBER.sub(raw, quote)), float(digits), 0.5 * 10 ** -decimals + 1e-9
+
+
+def _id(claim: Claim) -> str:
+    return f"{claim.notebook}:{NUMBER.sub(lambda m: '[' + m.group(1) + ']', claim.quote)[:50]}"
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=_id)
+def test_quoted_figure_matches_its_source(claim: Claim) -> None:
+    text, quoted, half_unit = _split(claim.quote)
+    cells = prose(claim.notebook, code=claim.code)
+    assert any(text in cell for cell in cells), (
+        f"notebook {claim.notebook} no longer says {text!r}. If its number changed, update the claim in "
+        f"{Path(__file__).name} only once the new number agrees with its source.")
+    value = float(claim.source())
+    tol = half_unit if claim.tol is None else claim.tol
+    assert abs(value - quoted) <= tol, (
+        f"notebook {claim.notebook} quotes {quoted:g} in {text!r}, but its source says {value:g}: "
+        "change the prose to the source's number (or re-run what makes the source).")
+
+
+# ----------------------------------------------------------------------------- general checks
+SPREAD = re.compile(r"(\d+\.\d+) ± (\d+\.\d+)")
+
+
+@pytest.mark.parametrize("prefix", sorted(p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+def test_every_quoted_spread_is_a_stored_one(prefix: str) -> None:
+    """Any "mean ± spread" in the prose is a row of sampling_spread.json, rounded as quoted."""
+    stored = [(r["mean"], r["stdev"]) for r in result("sampling_spread")["rows"]]
+    for cell in prose(prefix):
+        for mean, sd in SPREAD.findall(cell):
+            tol_m, tol_s = (0.5 * 10 ** -len(x.split(".")[1]) + 1e-9 for x in (mean, sd))
+            assert any(abs(m - float(mean)) <= tol_m and abs(s - float(sd)) <= tol_s for m, s in stored), (
+                f"notebook {prefix} quotes {mean} ± {sd}, which no row of sampling_spread.json gives.")
+
+
+@pytest.mark.parametrize("prefix", sorted(p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+def test_measured_time_of_each_notebook(prefix: str) -> None:
+    """A "Time: … (N s measured" line quotes benchmarks/results/course_time_full.json."""
+    seconds = {k[:2]: v for k, v in result("course_time_full")["seconds"].items()}
+    for cell in prose(prefix):
+        for quoted in re.findall(r"\((\d+) s measured", cell):
+            assert abs(float(quoted) - seconds[prefix]) <= 0.5, (
+                f"notebook {prefix} says {quoted} s measured; course_time_full.json says {seconds[prefix]} s.")
+
+
+def test_claims_cover_every_notebook_that_quotes_results() -> None:
+    """The claims above are not stale: each one's notebook exists."""
+    assert {c.notebook for c in CLAIMS} <= {p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
