@@ -1,7 +1,8 @@
 """Every figure the notebooks' prose quotes agrees with the one source it comes from.
 
 A number in a notebook's text is a copy; its source is either a printed output of the same notebook
-(committed executed, in full mode) or a stored result: ``benchmarks/results/*.json`` or a model's
+(committed executed, in full mode) or a stored result: ``benchmarks/results/*.json``, a study's
+``experiments/<name>/<name>.json`` or a model's
 ``data/<name>/record.json``. A copy that is edited alone, or a source that changes under an unchanged
 copy, fails here. Nothing is executed: the test reads the committed notebooks and JSON files.
 
@@ -21,10 +22,12 @@ from typing import Callable
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from course_utils import results
+from course_utils.paths import DATA_DIR as DATA
+from course_utils.paths import REPO as ROOT
+
 NOTEBOOKS = ROOT / "notebooks"
-RESULTS = ROOT / "benchmarks" / "results"
-DATA = ROOT / "data"
+EXPERIMENTS = ROOT / "experiments"
 
 
 # ----------------------------------------------------------------------------- reading the sources
@@ -55,7 +58,9 @@ def printed(prefix: str, pattern: str) -> float:
 
 @lru_cache(maxsize=None)
 def result(name: str) -> dict:
-    return json.loads((RESULTS / f"{name}.json").read_text())
+    """A stored benchmark result (benchmarks/results/) or a study's (experiments/<name>/<name>.json)."""
+    study = EXPERIMENTS / name / f"{name}.json"
+    return json.loads(study.read_text()) if study.exists() else results.load(name)
 
 
 @lru_cache(maxsize=None)
