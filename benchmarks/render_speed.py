@@ -14,7 +14,7 @@ import argparse
 import time
 
 from course_utils.storybook import ALL_COMPOSITIONS, render_batch
-from course_utils.storybook_sprites import cached_count
+from course_utils.storybook_draw.sprites import cached_count
 
 
 def main() -> None:
