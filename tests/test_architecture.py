@@ -562,3 +562,43 @@ def test_each_classroom_module_has_a_test_file():
     missing = sorted(short(m) for m in classroom()
                      if short(m) not in exempt and not (TESTS_DIR / f"test_{short(m)}.py").exists())
     assert not missing, "classroom modules with no tests/test_<module>.py: " + ", ".join(missing)
+
+
+def _top_level_names(module: str) -> set[str]:
+    """Names a course_utils module defines or imports at its top level (what `from module import x` can take)."""
+    path = modules()[module]
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    if path.name == "__init__.py":                 # a package: its submodules can be imported from it too
+        names.update(p.stem for p in path.parent.glob("*.py"))
+        names.update(p.name for p in path.parent.iterdir() if p.is_dir())
+    return names
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_every_name_a_notebook_imports_from_course_utils_exists(path):
+    """Read from the code, so an import in a branch the committed run skipped (fast mode only) is checked too."""
+    missing = []
+    for i, cell in code_cells(path):
+        clean = "\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in _source(cell).splitlines())
+        try:
+            tree = ast.parse(clean)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(PACKAGE):
+                if node.module not in modules():
+                    missing.append(f"cell {i}: no module {node.module}")
+                    continue
+                known = _top_level_names(node.module)
+                missing += [f"cell {i}: {node.module} has no {a.name}" for a in node.names if a.name not in known]
+    assert not missing, f"{path.name} imports names that do not exist: " + "; ".join(missing)
