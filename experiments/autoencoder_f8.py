@@ -34,6 +34,7 @@ from _common import device_label, save  # noqa: E402
 
 from course_utils import metrics, storybook  # noqa: E402
 from course_utils.compare import sharpness  # noqa: E402
+from course_utils.recipes.storybook_sd import render_captioned_pool  # noqa: E402
 from course_utils.sd_autoencoder import (AdversarialWeights, AutoencoderConfig, AutoencoderWithCritic,  # noqa: E402
                                          JudgePerceptual, PatchDiscriminator, adversarial_objectives,
                                          build_autoencoder, reconstruction_errors)
@@ -41,17 +42,6 @@ from course_utils.seeding import make_generator  # noqa: E402
 from course_utils.training import TrainConfig, train  # noqa: E402
 
 NAME = "autoencoder_f8"
-
-
-def pool_128(n: int, seed: int) -> torch.Tensor:
-    """``n`` training-split renders at 128 px as uint8 [n, 3, 128, 128] (compositions cycled, seeds drawn)."""
-    comps = storybook.compositions("train")
-    seeds = torch.randint(0, 2**62, (n,), generator=make_generator(seed)).tolist()
-    out = torch.empty(n, 3, 128, 128, dtype=torch.uint8)
-    for i in range(0, n, 500):
-        x = storybook.render_batch([comps[j % len(comps)] for j in range(i, min(n, i + 500))], seeds[i:i + 500], 128)
-        out[i:i + len(x)] = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return out
 
 
 def evaluation_set(n: int) -> tuple[torch.Tensor, list]:
@@ -87,7 +77,7 @@ def main() -> None:
     model = AutoencoderWithCritic(build_autoencoder(config, seed=0), PatchDiscriminator((32, 64, 128)))
     weights = AdversarialWeights(disc_start=args.disc_start)
     objectives = adversarial_objectives(model, JudgePerceptual(metrics.load_judge()), weights)
-    pool = pool_128(args.pool, seed=0)
+    pool, _ = render_captioned_pool(args.pool, seed=0, size=128)     # uint8 [N, 3, 128, 128], training split
     images, comps = evaluation_set(args.n_eval)
     print(f"f = {config.factor}: 128×128×3 → {128 // config.factor}×{128 // config.factor}×{args.latent_channels}, "
           f"{sum(p.numel() for p in model.vae.parameters()):,} autoencoder parameters", flush=True)

@@ -74,15 +74,15 @@ RECIPE = Recipe()
 
 
 # ----------------------------------------------------------------------------- data
-def render_captioned_pool(n: int, seed: int, split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` renders at 64 px cycling through the split's compositions: (uint8 images [n, 3, 64, 64], comp ids [n])."""
+def render_captioned_pool(n: int, seed: int, split: str = "train", size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` renders cycling through the split's compositions: (uint8 images [n, 3, size, size], comp ids [n])."""
     pool = storybook.compositions(split)
     g = make_generator(seed)
     comp = torch.arange(n) % len(pool)
     seeds = torch.randint(0, 2**62, (n,), generator=g).tolist()
-    images = torch.empty(n, 3, 64, 64, dtype=torch.uint8)
+    images = torch.empty(n, 3, size, size, dtype=torch.uint8)
     for i in range(0, n, 512):
-        x = storybook.render_batch([pool[c] for c in comp[i:i + 512].tolist()], seeds[i:i + 512], 64)
+        x = storybook.render_batch([pool[c] for c in comp[i:i + 512].tolist()], seeds[i:i + 512], size)
         # pixel = round((x + 1) / 2 · 255)
         images[i:i + 512] = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     return images, comp
