@@ -33,6 +33,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("training_throughput", ["training_throughput.py"], False),
     ("sampler_speed", ["sampler_speed.py"], False),
     ("text_to_image_speed", ["text_to_image_speed.py"], False),
+    ("word_localisation", ["word_localisation.py"], False),
     ("course_time_fast", ["course_time.py", "--mode", "fast"], False),
     ("install", ["install_time.py"], True),
     ("course_time_full", ["course_time.py", "--mode", "full"], True),
@@ -115,6 +116,13 @@ def targets() -> list[tuple[str, str, str]]:
         for group, goal in (("seen", "≥ 90%"), ("held_out", "≥ 80%"), ("squirrel", "reported")):
             rows.append((f"text-to-image adherence, {group.replace('_', '-')} compositions (guidance {w:g})", goal,
                          f"{row[group]['all']:.1%} of {row[group]['n']}"))
+    wl = load("word_localisation")
+    if wl:
+        for name, word, goal in (("animal", "subject word on the animal", "≥ 2×"),
+                                 ("place", "place word on its region", "reported")):
+            r = wl["rows"]["held_out"][name]
+            rows.append((f"cross-attention of the {word}, mass share / area share ({wl['rows']['held_out']['n']} "
+                         f"held-out renders, {wl['rows']['held_out']['map_side']}² maps)", goal, f"{r['ratio']:.2f}×"))
     if cg:
         rows.append(("judge-FID at 500 samples: VAE / GAN / diffusion DDIM-25 (lower is better)", "reported",
                      " / ".join(f"{cg[m]['fid']:.1f}" for m in ("VAE", "GAN", "diffusion DDIM-25") if m in cg)))

@@ -4,6 +4,7 @@
     evaluate(model)                           the pixel denoiser's record: FID vs the floor, adherence (04, 05)
     adherence_report(pipe, per_group=…)       the text-to-image model's adherence, seen / held-out (07)
     accuracy_table(judge, per_composition=…)  how well the judge itself reads fresh renders (04, 08)
+    word_localisation(pipe, n=…)              does each word's cross-attention fall on what it names (07)
 
 Every sample is drawn with a generator made from a seed (batch i with ``seed + i``), and every score is
 against renders from ``storybook.reference_renders`` (generator ``seed + 1``; ``seed + 2`` gives the floor),
@@ -18,11 +19,12 @@ import torch
 
 from . import metrics, storybook, text_to_image
 from .denoiser import SAMPLERS, StorybookDenoiser, generate, make_sampler
+from .forward import q_sample
 from .judge import ATTRIBUTES, Judge
 from .seeding import make_generator
 
 __all__ = ["generate_in_batches", "score_sampler", "evaluate", "evaluation_prompts", "adherence_report",
-           "accuracy_table", "feature_rms"]
+           "accuracy_table", "feature_rms", "word_localisation"]
 
 
 def generate_in_batches(model: StorybookDenoiser, name: str, *, n: int | None = None,
@@ -157,3 +159,62 @@ def feature_rms(model: Judge, n: int, seed: int = 30_000) -> float:
     model.eval()
     f = model.features(x.to(next(model.parameters()).device)) * model.config.feature_scale
     return float(f.pow(2).mean().sqrt())
+
+
+# the word of a caption that names each mask of storybook.render_masks: the animal, the action (its prop), the place's noun
+_WORD_OF_MASK = {"animal": 0, "prop": 1, "place": -1}
+
+
+@torch.no_grad()
+def word_localisation(pipe, *, n: int, seed: int = 40_000, timesteps: Sequence[int] = (250, 500, 750),
+                      split: str = "train", resolution: str = "coarsest", batch_size: int = 30) -> dict:
+    """Does each word of a caption look at the thing it names? Measured on ``n`` fresh renders whose masks
+    the renderer knows (cycling through ``split``'s compositions, seeds drawn from ``seed``).
+
+    Each render is encoded by the pipeline's VAE (posterior mean · scaling factor), noised to each of
+    ``timesteps`` (noise from ``seed``), and the UNet is called with its caption; ``cross_attention_maps``
+    gives each word's map. For the subject word against the animal's mask, the action word against its
+    prop's, and the place's noun ("river", "snow", …) against the place's region:
+
+        mass  = mean over images and timesteps of the share of the word's attention inside the mask
+        area  = mean over images of the mask's share of the image
+        ratio = mass / area            (1: attention spread evenly; ≥ 2: the word localises)
+
+    Returns {"animal" | "prop" | "place": {"word", "mass", "area", "ratio"}, "n", "timesteps", "map_side"}.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive number of renders, got {n!r}.")
+    size = pipe.unet.config.sample_size * pipe.vae_scale_factor
+    comps = list(storybook.compositions(split))
+    comps = [comps[i % len(comps)] for i in range(n)]
+    g = make_generator(seed)
+    seeds = torch.randint(0, 2**62, (n,), generator=g).tolist()
+    alphas = pipe.scheduler.alphas_cumprod
+    device = pipe.unet.device
+    sums = {name: [0.0, 0.0] for name in _WORD_OF_MASK}
+    side = 0
+    for first in range(0, n, batch_size):
+        batch, batch_seeds = comps[first:first + batch_size], seeds[first:first + batch_size]
+        images = storybook.render_batch(batch, batch_seeds, size=size)
+        masks = [storybook.render_masks(*c, seed=s, size=size) for c, s in zip(batch, batch_seeds)]
+        captions = [storybook.caption(*c) for c in batch]
+        text = text_to_image.encode_text(pipe.text_encoder, text_to_image.tokenize(pipe.tokenizer, captions).to(device))
+        z0 = pipe.vae.encode(images.to(device)).latent_dist.mean * pipe.vae.config.scaling_factor
+        for t in timesteps:
+            z_t = q_sample(z0, int(t), alphas, generator=g)
+            maps = text_to_image.cross_attention_maps(pipe.unet, z_t, int(t), text, resolution=resolution).cpu()
+            side = maps.shape[-1]
+            for i, cap in enumerate(captions):
+                words = cap.split()
+                if len(pipe.tokenizer.tokenize(cap)) != len(words):
+                    raise ValueError(f"the tokenizer splits a word of {cap!r} into pieces; word_localisation "
+                                     "needs one token per word (the course's tokenizer has one).")
+                for k, (name, w) in enumerate(_WORD_OF_MASK.items()):
+                    token = 1 + (w % len(words))                                # position 0 is the start token
+                    share, area = metrics.attention_in_region(maps[i, token], masks[i][k])
+                    sums[name][0] += float(share) / len(timesteps)
+                    sums[name][1] += area / len(timesteps)
+    out: dict = {"n": n, "timesteps": [int(t) for t in timesteps], "map_side": side, "image_side": size}
+    for name, (mass, area) in sums.items():
+        out[name] = {"mass": round(mass / n, 4), "area": round(area / n, 4), "ratio": round(mass / area, 3)}
+    return out

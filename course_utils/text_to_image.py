@@ -308,13 +308,16 @@ def generate(pipe: StableDiffusionPipeline, prompts: Sequence[str], seeds: Seque
 
 @torch.no_grad()
 def cross_attention_maps(unet: UNet2DConditionModel, latents: torch.Tensor, t: torch.Tensor | int,
-                         text_embeddings: torch.Tensor) -> torch.Tensor:
-    """Where each token is looked at: attention weights [B, L, h, w] of every cross-attention layer at the
-    UNet's coarsest attention resolution, averaged over heads and layers, for one UNet call.
+                         text_embeddings: torch.Tensor, *, resolution: str = "coarsest") -> torch.Tensor:
+    """Where each token is looked at: attention weights [B, L, h, w] of every cross-attention layer at one
+    of the UNet's attention resolutions ("coarsest" or "finest"), averaged over heads and layers, for one
+    UNet call.
 
     In each cross-attention layer the image positions ask (queries Q = W_q·features [N, d]) and the
     tokens answer (keys K = W_k·c [L, d]); position i listens to token j with weight softmax_j(Q_i·K_j / √d).
     """
+    if resolution not in ("coarsest", "finest"):
+        raise ValueError(f"resolution must be 'coarsest' or 'finest', got {resolution!r}.")
     captured: list[torch.Tensor] = []
 
     def hook(module, args, kwargs):
@@ -333,7 +336,8 @@ def cross_attention_maps(unet: UNet2DConditionModel, latents: torch.Tensor, t: t
     finally:
         for handle in hooks:
             handle.remove()
-    coarsest = min(w.shape[1] for w in captured)
-    maps = torch.stack([w for w in captured if w.shape[1] == coarsest]).mean(0)   # [B, N, L]
-    side = int(round(coarsest ** 0.5))
+    sizes = [w.shape[1] for w in captured]                                # positions N = h · w of each layer
+    chosen = min(sizes) if resolution == "coarsest" else max(sizes)
+    maps = torch.stack([w for w in captured if w.shape[1] == chosen]).mean(0)     # [B, N, L]
+    side = int(round(chosen ** 0.5))
     return maps.transpose(1, 2).reshape(maps.shape[0], maps.shape[2], side, side)

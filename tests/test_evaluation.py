@@ -75,3 +75,30 @@ def test_score_sampler_scores_as_many_samples_as_renders(monkeypatch):
     row, fake = evaluation.score_sampler(build_model(TINY32), "DDIM-25", real)
     assert fake.shape == real.shape and row["n"] == 40 and row["steps"] == 25
     assert row["judge_fid"] > 0 and row["judge_kid"] < 0.5 and 0 < row["coverage"] <= 1 and row["seconds_per_image"] >= 0
+
+
+# ----------------------------------------------------------------------------- word_localisation
+def test_word_localisation_of_the_shipped_model_reads_the_subject_on_the_animal():
+    from course_utils.pipelines import load_text_to_image
+    pipe = load_text_to_image()
+    out = evaluation.word_localisation(pipe, n=30, split="held_out")
+    assert out["n"] == 30 and out["map_side"] * pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.block_out_channels) - 1) \
+        == out["image_side"]
+    for name in ("animal", "prop", "place"):
+        r = out[name]
+        assert 0 < r["area"] < 1 and 0 <= r["mass"] <= 1 and r["ratio"] == pytest.approx(r["mass"] / r["area"], rel=5e-3)
+    assert out["animal"]["ratio"] >= 2.0            # the subject word looks at the animal (issue #18's threshold)
+    assert out == evaluation.word_localisation(pipe, n=30, split="held_out")      # seeded: the same numbers again
+
+
+def test_word_localisation_with_attention_spread_evenly_is_a_ratio_of_one(monkeypatch):
+    from course_utils import text_to_image
+    from course_utils.pipelines import load_text_to_image
+
+    def even(unet, latents, t, text, *, resolution="coarsest"):
+        return torch.ones(latents.shape[0], text.shape[1], 8, 8)
+    monkeypatch.setattr(text_to_image, "cross_attention_maps", even)
+    out = evaluation.word_localisation(load_text_to_image(), n=12, timesteps=(500,))
+    assert all(out[name]["ratio"] == pytest.approx(1.0, abs=1e-3) for name in ("animal", "prop", "place"))
+    with pytest.raises(ValueError, match="positive number of renders"):
+        evaluation.word_localisation(load_text_to_image(), n=0)

@@ -171,6 +171,21 @@ def test_cross_attention_maps_are_distributions_over_tokens(tiny_pipe):
     assert not any(m._forward_pre_hooks for m in tiny_pipe.unet.modules())          # hooks removed
     with pytest.raises(ValueError, match="no cross-attention"):
         cross_attention_maps(torch.nn.Sequential(), None, 0, text)
+    with pytest.raises(ValueError, match="'coarsest' or 'finest'"):
+        cross_attention_maps(tiny_pipe.unet, None, 0, text, resolution="8")
+
+
+def test_cross_attention_maps_at_16x16_when_the_unet_attends_there():
+    from dataclasses import replace
+
+    from course_utils.text_to_image import build_unet, cross_attention_maps
+    config = replace(TINY_SD, unet_down=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+                     unet_up=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"))
+    unet, text = build_unet(config), torch.randn(1, 5, config.text_hidden, generator=make_generator(1))
+    z = torch.randn(1, 4, 16, 16, generator=make_generator(0))
+    fine, coarse = (cross_attention_maps(unet, z, 500, text, resolution=r) for r in ("finest", "coarsest"))
+    assert fine.shape == (1, 5, 16, 16) and coarse.shape == (1, 5, 8, 8)
+    assert torch.allclose(fine.sum(1), torch.ones(1, 16, 16), atol=1e-5)
 
 
 @pytest.mark.parametrize("prompts", [[], "", ["fox reading", ""], 123, [None]])
