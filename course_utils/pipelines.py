@@ -12,12 +12,14 @@ guidance scale or one above ``MAX_GUIDANCE``, a height/width that is not a multi
 or above ``MAX_SIDE``, a step count outside 1 … num_train_timesteps, a seed where a generator belongs,
 or a num_images_per_prompt below 1 each raise a clear error. For the course's model a prompt is read
 as ``storybook.normalize_caption`` reads a caption ("Squirrel fishing by a river." is fine).
-Its defaults suit the tiny model: 25 steps, guidance ``DEFAULT_GUIDANCE``.
+Its defaults suit the tiny model: 25 steps, and the guidance scale its recipe chose by held-out adherence on a
+validation set (``record.json``'s "default_guidance"; ``DEFAULT_GUIDANCE`` for a model whose record has none).
 """
 from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import numbers
 import os
 import re
@@ -38,7 +40,7 @@ from .text_to_image import StableDiffusionPipeline, course_words
 
 __all__ = ["DEFAULT_SOURCE", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "MAX_GUIDANCE", "MAX_SIDE", "REBUILD",
            "HubUnreachable", "StorybookPipeline", "prompt_vocabulary", "check_prompt", "check_size", "check_steps",
-           "check_call_args", "check_device", "resolve_source", "load_text_to_image"]
+           "check_call_args", "check_device", "resolve_source", "recorded_guidance", "load_text_to_image"]
 
 DEFAULT_SOURCE = "data/storybook-sd"
 DEFAULT_STEPS = 25
@@ -132,6 +134,8 @@ class StorybookPipeline(StableDiffusionPipeline):
 
     #: words the tokenizer was trained on; None = any text (a real CLIP tokenizer). Set by the loader.
     vocabulary: tuple[str, ...] | None = None
+    #: the guidance scale a call without one uses: the recipe's measured choice, set by the loader from record.json
+    default_guidance: float = DEFAULT_GUIDANCE
 
     def check_inputs(self, prompt, height, width, callback_steps, negative_prompt=None, prompt_embeds=None,
                      negative_prompt_embeds=None, ip_adapter_image=None, ip_adapter_image_embeds=None,
@@ -148,9 +152,11 @@ class StorybookPipeline(StableDiffusionPipeline):
 
     def __call__(self, prompt: str | list[str] | None = None, height: int | None = None, width: int | None = None,
                  num_inference_steps: int = DEFAULT_STEPS, timesteps=None, sigmas=None,
-                 guidance_scale: float = DEFAULT_GUIDANCE, **kwargs):
-        """``StableDiffusionPipeline.__call__`` with 25 steps by default (guidance 7.5, as diffusers); every
+                 guidance_scale: float | None = None, **kwargs):
+        """``StableDiffusionPipeline.__call__`` with 25 steps by default and guidance ``self.default_guidance``
+        (the value the model's recipe measured best; 7.5, diffusers' default, when it has none); every
         argument is checked before any work (see the module docstring)."""
+        guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
         check_call_args(prompt, kwargs.get("generator"), kwargs.get("num_images_per_prompt", 1), guidance_scale,
                         kwargs.get("negative_prompt"))
         check_size(height, width, self.vae_scale_factor)     # before diffusers turns a 0 into the default size
@@ -261,6 +267,21 @@ def _explain_hub_failure(hub_id: str, err: Exception) -> None:
                          f"({DEFAULT_SOURCE}). [{type(err).__name__}: {detail}]") from None
 
 
+def recorded_guidance(folder: Path) -> float:
+    """The guidance scale the model's recipe chose (record.json: "default_guidance": {"value": w, …}), else
+    ``DEFAULT_GUIDANCE``."""
+    path = Path(folder) / "record.json"
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    chosen = record.get("default_guidance")
+    if chosen is None:
+        return DEFAULT_GUIDANCE
+    value = chosen.get("value") if isinstance(chosen, dict) else None
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value <= MAX_GUIDANCE:
+        raise CheckpointError(f"{path}: default_guidance must be {{'value': w, …}} with 0 ≤ w ≤ {MAX_GUIDANCE}, "
+                              f"got {chosen!r}. Rebuild it with `{REBUILD}`.")
+    return float(value)
+
+
 def load_text_to_image(source: str | Path = DEFAULT_SOURCE, *, online: bool = False,
                        device: str | torch.device | None = None) -> StorybookPipeline:
     """A text-to-image pipeline: the course's local folder by default, a hub id only with ``online=True``."""
@@ -293,5 +314,7 @@ def load_text_to_image(source: str | Path = DEFAULT_SOURCE, *, online: bool = Fa
             _explain_hub_failure(str(source), err)
             raise
     pipe.vocabulary = prompt_vocabulary(pipe.tokenizer)
+    if kind == "local":
+        pipe.default_guidance = recorded_guidance(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)

@@ -265,12 +265,15 @@ def untrained_pipeline(config: SDConfig | None = None, vae_config=None, *, seed:
 
 @torch.no_grad()
 def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str], *, generator: torch.Generator,
-                          num_inference_steps: int = 25, guidance_scale: float = DEFAULT_GUIDANCE,
+                          num_inference_steps: int = 25, guidance_scale: float | None = None,
                           callback=None) -> torch.Tensor:
     """What ``pipe(prompts, generator=…, output_type="pt")`` computes, from the course's pieces: images [B, 3, H, W] in [0, 1].
 
-    (For guidance_scale ≤ 1 diffusers skips guidance and runs the conditional model alone; this always guides.)
+    Without a ``guidance_scale`` it uses the pipeline's default (the one its recipe chose). (For guidance_scale
+    ≤ 1 diffusers skips guidance and runs the conditional model alone; this always guides.)
     """
+    if guidance_scale is None:
+        guidance_scale = getattr(pipe, "default_guidance", DEFAULT_GUIDANCE)
     tokenizer, text_encoder, unet, vae = pipe.tokenizer, pipe.text_encoder, pipe.unet, pipe.vae
     prompts = [prompts] if isinstance(prompts, str) else list(prompts) if isinstance(prompts, (list, tuple)) else None
     if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):

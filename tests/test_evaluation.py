@@ -102,3 +102,23 @@ def test_word_localisation_with_attention_spread_evenly_is_a_ratio_of_one(monkey
     assert all(out[name]["ratio"] == pytest.approx(1.0, abs=1e-3) for name in ("animal", "prop", "place"))
     with pytest.raises(ValueError, match="positive number of renders"):
         evaluation.word_localisation(load_text_to_image(), n=0)
+
+
+# ----------------------------------------------------------------------------- choose_guidance
+def test_choose_guidance_takes_the_best_held_out_scale_on_validation_seeds(monkeypatch):
+    asked = []
+
+    def fake_report(pipe, *, per_group, guidance_scale, num_inference_steps, seed, groups):
+        asked.append((guidance_scale, seed, groups))
+        share = {1.0: 0.5, 3.0: 0.9, 5.0: 0.9, 7.5: 0.7}[guidance_scale]
+        return {"held_out": {"all": share, "n": per_group}}
+    monkeypatch.setattr(evaluation, "adherence_report", fake_report)
+    choice = evaluation.choose_guidance(None, (7.5, 1, 5, 3), per_group=12, num_inference_steps=25)
+    assert choice["value"] == 3.0                              # 3 and 5 tie: the smaller scale wins
+    assert choice["held_out_adherence"] == {"1": 0.5, "3": 0.9, "5": 0.9, "7.5": 0.7}
+    assert {seed for _, seed, _ in asked} == {evaluation.VALIDATION_SEED} != {10_000}   # not the reported seeds
+    assert all(groups == ("held_out",) for _, _, groups in asked)
+    with pytest.raises(ValueError, match="non-negative guidance scales"):
+        evaluation.choose_guidance(None, (), per_group=12, num_inference_steps=25)
+    with pytest.raises(ValueError, match="non-negative guidance scales"):
+        evaluation.choose_guidance(None, (-1.0,), per_group=12, num_inference_steps=25)

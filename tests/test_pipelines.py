@@ -34,6 +34,26 @@ def test_defaults_are_the_course_ones(tiny_pipe):
     assert seen == {"steps": 25, "w": DEFAULT_GUIDANCE}
 
 
+def test_the_default_guidance_is_the_one_the_record_chose(tiny_folder, tmp_path):
+    import json
+
+    from course_utils.checkpoints import write_manifest
+    chosen = tmp_path / "storybook-sd"
+    shutil.copytree(tiny_folder, chosen)
+    (chosen / "record.json").write_text(json.dumps({"default_guidance": {"value": 3.0, "held_out_adherence": {}}}))
+    write_manifest(chosen)
+    pipe = load_text_to_image(chosen)
+    assert pipe.default_guidance == 3.0 and load_text_to_image(tiny_folder).default_guidance == DEFAULT_GUIDANCE
+    seen = {}
+    pipe("fox sleeping on a mountain", generator=make_generator(0), num_inference_steps=2, output_type="latent",
+         callback_on_step_end=lambda p, i, t, kw: (seen.update(w=p.guidance_scale), kw)[1])
+    assert seen == {"w": 3.0}
+    (chosen / "record.json").write_text(json.dumps({"default_guidance": {"value": -1}}))
+    write_manifest(chosen)
+    with pytest.raises(CheckpointError, match=r"default_guidance must be .*python -m course_utils.train storybook-sd"):
+        load_text_to_image(chosen)
+
+
 @pytest.mark.parametrize("prompt, match", [
     ("zebra fishing by a river", r"Unknown word 'zebra'.*Nearest known words: .*The model knows: a, beach, bear"),
     ("squirrel fishin by a river", r"Unknown word 'fishin'.*Nearest known words: fishing"),

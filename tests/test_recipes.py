@@ -219,6 +219,37 @@ def test_partial_captions_leave_out_whole_attributes():
     assert storybook_sd.partial_caption(comp, [False, False, False]) == ""
 
 
+def test_recipe_refuses_a_vae_and_unet_that_do_not_fit():
+    with pytest.raises(ValueError, match="8-channel latents but the UNet takes 4"):
+        replace(storybook_sd.RECIPE_128, sd=storybook_sd.RECIPE.sd)
+    with pytest.raises(ValueError, match="64 px images through an f = 8 VAE give 8×8 latents"):
+        replace(storybook_sd.RECIPE_128, image_size=64)
+    assert storybook_sd.RECIPE_128.vae.factor == 8 and storybook_sd.RECIPE_128.vae_losses.disc_start > 0
+
+
+@pytest.mark.slow
+def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_guidance(tmp_path):
+    from course_utils.pipelines import load_text_to_image
+    r = storybook_sd.RECIPE_128
+    tiny = replace(r, pool_size=12, vae=replace(r.vae, block_out_channels=(8, 8, 16, 16)), vae_steps=3, vae_batch=2,
+                   vae_crop=64, vae_losses=replace(r.vae_losses, disc_start=1),
+                   sd=replace(TINY_SD, latent_channels=r.vae.latent_channels), unet_steps=2, unet_batch=4,
+                   unet_warmup=1, eval_per_group=2, eval_steps=2, eval_reconstructions=4, validation_per_group=2,
+                   guidance_candidates=(1.0, 3.0))
+    record = storybook_sd.build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=tiny, progress=False)
+    chosen = record["default_guidance"]
+    assert chosen["value"] in (1.0, 3.0) and set(chosen["held_out_adherence"]) == {"1", "3"}
+    assert record["metrics"]["adherence"]["guidance_scale"] == chosen["value"]
+    assert "detail_ratio" in record["metrics"]["vae_reconstruction"]
+    assert "perceptual" in record["notes"] and "f = 8" in record["notes"]
+    pipe = load_text_to_image(tmp_path / "storybook-sd")
+    assert pipe.default_guidance == chosen["value"] and pipe.vae_scale_factor == 8
+    assert pipe("owl juggling in the snow", generator=make_generator(1), num_inference_steps=2,
+                output_type="pt").images.shape == (1, 3, 128, 128)
+    state = json.loads((tmp_path / "run" / "times.json").read_text())
+    assert state["render_pool_key"]["size"] == 128
+
+
 def test_steps_scale_the_vae_in_proportion():
     recipe = storybook_sd.RECIPE
     quick = storybook_sd._scaled(recipe, 15)

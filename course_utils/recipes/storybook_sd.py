@@ -3,13 +3,18 @@
 The tiny Stable Diffusion of ``course_utils.text_to_image`` (notebook 07), trained in stages:
 
     1. tokenizer   BPE merges learned from the training captions (``tokenizers``), CLIP's file layout
-    2. VAE         AutoencoderKL on a pool of 64×64 training renders (the one training loop)
-    3. cache       the pool encoded ONCE: posterior mean and std of every render [N, 4, 16, 16];
+    2. VAE         AutoencoderKL on a pool of training renders (the one training loop): 64×64 with L1 + KL
+                   (``RECIPE``, the shipped model), or 128×128 at f = 8 with L1 + a perceptual loss + a patch
+                   discriminator after a warm-up, as Stable Diffusion's (``RECIPE_128``, issue #18)
+    3. cache       the pool encoded ONCE: posterior mean and std of every render [N, C, 16, 16];
                    the scaling factor s = 1 / std(z) measured on it
     4. text + UNet CLIPTextModel and UNet2DConditionModel trained together on the cached latents,
                    10% of captions replaced by "" (the prompt the pipeline uses for "unconditional"),
                    and each attribute left out of a caption with probability 10% ("squirrel by a river")
-    5. save        StableDiffusionPipeline.save_pretrained → data/storybook-sd, record.json, SHA256SUMS
+    5. measure     reconstructions (PSNR, judge adherence, detail); with ``guidance_candidates`` the default
+                   guidance is chosen by held-out adherence on a validation set and written in the record
+                   (the loader makes it the pipeline's default); adherence at that guidance
+    6. save        StableDiffusionPipeline.save_pretrained → data/storybook-sd, record.json, SHA256SUMS
 
 Every stage checkpoints into ``runs/storybook-sd/<stage>``; a killed run resumes where it stopped
 (the pool and the latent cache are saved there as safetensors too).
@@ -27,11 +32,13 @@ from safetensors.torch import load_file, save_file
 
 from .. import storybook
 from ..checkpoints import write_manifest
+from ..compare import sharpness
 from ..distributed import parameter_digest
-from ..evaluation import adherence_report
-from ..metrics import adherence
-from ..sd_autoencoder import (AutoencoderConfig, autoencoder_loss, build_autoencoder, encode_latents,
-                              latent_scaling_factor, reconstruction_errors)
+from ..evaluation import adherence_report, choose_guidance
+from ..metrics import adherence, load_judge
+from ..sd_autoencoder import (AdversarialWeights, AutoencoderConfig, AutoencoderWithCritic, JudgePerceptual,
+                              PatchDiscriminator, adversarial_objectives, autoencoder_loss, build_autoencoder,
+                              encode_latents, latent_scaling_factor, reconstruction_errors)
 from ..seeding import make_generator
 from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build_text_encoder, build_unet,
                              course_captions, latent_diffusion_loss, make_scheduler, save_pipeline, tokenize,
@@ -39,7 +46,7 @@ from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, buil
 from ..training import TrainConfig, train
 from .record import machine_fields
 
-__all__ = ["Recipe", "RECIPE", "render_captioned_pool", "pool_images", "random_crops", "partial_caption", "build"]
+__all__ = ["Recipe", "RECIPE", "RECIPE_128", "render_captioned_pool", "pool_images", "random_crops", "partial_caption", "build"]
 
 NAME = "storybook-sd"
 
@@ -54,6 +61,9 @@ class Recipe:
     vae_batch: int = 32
     vae_crop: int = 32                      # the VAE is fully convolutional: train on 32×32 crops (4× cheaper)
     vae_lr: float = 3e-3
+    vae_betas: tuple[float, float] = (0.9, 0.999)
+    vae_losses: AdversarialWeights | None = None   # None: L1 + KL; else + judge perceptual + patch discriminator
+    image_size: int = 64                    # the renders' side: 64 → f = 4 latents, 128 → f = 8 (RECIPE_128)
     sd: SDConfig = field(default_factory=SDConfig)
     unet_steps: int = 2400
     unet_batch: int = 128
@@ -65,12 +75,33 @@ class Recipe:
     p_article: float = 0.25                 # share of captions written "a squirrel …" instead of "squirrel …"
     eval_per_group: int = 216               # samples per group (seen / held-out) in the record's metrics
     eval_reconstructions: int = 240         # fresh renders (2 per composition) the VAE reconstructs
-    eval_guidance: float = 7.5
+    eval_guidance: float = 7.5              # the record's adherence is measured here, unless guidance is chosen:
+    guidance_candidates: tuple[float, ...] = ()   # then the best of these on a validation set is the default
+    validation_per_group: int = 120         # held-out samples per candidate scale (10 per held-out composition)
     eval_steps: int = 25
     checkpoint_every: int = 100
 
+    def __post_init__(self):
+        if self.vae.latent_channels != self.sd.latent_channels:
+            raise ValueError(f"the VAE makes {self.vae.latent_channels}-channel latents but the UNet takes "
+                             f"{self.sd.latent_channels}: set SDConfig(latent_channels={self.vae.latent_channels}).")
+        side = self.image_size // self.vae.factor
+        if side != self.sd.latent_size:
+            raise ValueError(f"{self.image_size} px images through an f = {self.vae.factor} VAE give {side}×{side} "
+                             f"latents but the UNet is built for {self.sd.latent_size}×{self.sd.latent_size}.")
+
 
 RECIPE = Recipe()
+
+#: Issue #18's 128 px model: an f = 8 autoencoder (128×128×3 → 16×16×C, so the UNet's cost is unchanged) trained
+#: as Stable Diffusion's was (L1 + perceptual + a patch discriminator after a warm-up), and the default guidance
+#: chosen by held-out adherence on a validation set. Its shape and loss weights come from experiments/autoencoder_f8.
+RECIPE_128 = Recipe(
+    image_size=128, vae_crop=128, vae_batch=4, vae_steps=2400, vae_lr=1e-3, vae_betas=(0.9, 0.99),
+    vae=AutoencoderConfig(block_out_channels=(16, 32, 64, 64), latent_channels=8, norm_num_groups=8, sample_size=128,
+                          kl_weight=1e-6),
+    vae_losses=AdversarialWeights(kl_weight=1e-6, perceptual_weight=0.1, disc_weight=0.5, disc_start=1200),
+    sd=SDConfig(latent_channels=8), guidance_candidates=(2.0, 3.0, 4.0, 5.0, 7.5))
 
 
 # ----------------------------------------------------------------------------- data
@@ -153,20 +184,11 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
 
     # 2. the pool of training renders, then the VAE
     pool, times["render_pool_s"] = _cached(
-        run_dir / "pool.safetensors", lambda: dict(zip(("images", "comp"), render_captioned_pool(recipe.pool_size, recipe.seed))),
-        "render_pool", key={"pool_size": recipe.pool_size, "seed": recipe.seed})
+        run_dir / "pool.safetensors",
+        lambda: dict(zip(("images", "comp"), render_captioned_pool(recipe.pool_size, recipe.seed, size=recipe.image_size))),
+        "render_pool", key={"pool_size": recipe.pool_size, "seed": recipe.seed, "size": recipe.image_size})
     images, comp = pool["images"], pool["comp"]
-    vae = build_autoencoder(recipe.vae, seed=recipe.seed)
-
-    def vae_batch(step: int, g: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(len(images), (recipe.vae_batch,), generator=g)
-        return random_crops(pool_images(images[idx]), recipe.vae_crop, g)
-
-    vae_cfg = TrainConfig(steps=recipe.vae_steps, lr=recipe.vae_lr, warmup_steps=min(50, recipe.vae_steps // 2),
-                          lr_schedule="cosine", seed=recipe.seed, checkpoint_every=recipe.checkpoint_every,
-                          run_dir=str(run_dir / "vae"))
-    vae_result = train(vae, lambda m, b, g: autoencoder_loss(m, b, g, recipe.vae.kl_weight), vae_batch, vae_cfg,
-                       progress=progress)
+    vae, vae_result = _train_autoencoder(recipe, images, run_dir, progress)
     vae.eval()
     times["vae_train_s"] = _stage_seconds(run_dir, "vae", vae_result)
 
@@ -202,16 +224,21 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     model.to("cpu").eval()
     times["text_unet_train_s"] = _stage_seconds(run_dir, "text_unet", result)
 
-    # 5. assemble, measure, save
+    # 5. assemble and measure; 6. save
     vae.to("cpu")
     pipe = assemble_pipeline(vae, model.text_encoder, tokenizer, model.unet, make_scheduler(recipe.sd))
     t0 = time.time()
-    check = pool_images(render_captioned_pool(recipe.eval_reconstructions, recipe.seed + 1, split="all")[0])
+    check = pool_images(render_captioned_pool(recipe.eval_reconstructions, recipe.seed + 1, split="all",
+                                              size=recipe.image_size)[0])
     recon, rec_metrics = reconstruction_errors(vae, check)
     comps = [storybook.ALL_COMPOSITIONS[i % 120] for i in range(len(check))]
     rec_metrics["judge_adherence_of_reconstructions"] = round(adherence(recon, comps)["all"], 4)
     rec_metrics["judge_adherence_of_originals"] = round(adherence(check, comps)["all"], 4)
-    samples = adherence_report(pipe, per_group=recipe.eval_per_group, guidance_scale=recipe.eval_guidance,
+    rec_metrics["detail_ratio"] = round(sharpness(recon) / sharpness(check), 3)     # mean |Laplacian|, decoded / original
+    chosen = (choose_guidance(pipe, recipe.guidance_candidates, per_group=recipe.validation_per_group,
+                              num_inference_steps=recipe.eval_steps) if recipe.guidance_candidates else None)
+    guidance = chosen["value"] if chosen else recipe.eval_guidance
+    samples = adherence_report(pipe, per_group=recipe.eval_per_group, guidance_scale=guidance,
                                num_inference_steps=recipe.eval_steps)
     times["evaluation_s"] = round(time.time() - t0, 1)
     save_pipeline(pipe, out_dir)
@@ -226,22 +253,54 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
                        "text_encoder": sum(p.numel() for p in model.text_encoder.parameters()),
                        "unet": sum(p.numel() for p in model.unet.parameters())},
         "vocab_size": len(tokenizer), "latent_scaling_factor": round(scale, 6),
+        **({"default_guidance": chosen} if chosen else {}),
         "notes": ("Tokenizer: BPE merges learned with `tokenizers` from the training captions, CLIP's vocab layout. "
-                  "VAE: AutoencoderKL, L1 + weak KL, trained on 32×32 crops of a pool of 64×64 training renders; "
+                  f"VAE: AutoencoderKL (f = {recipe.vae.factor}), "
+                  + ("L1 + weak KL" if recipe.vae_losses is None else
+                     "L1 + judge-feature perceptual loss + weak KL, a patch discriminator after "
+                     f"{recipe.vae_losses.disc_start} steps")
+                  + f", trained on {recipe.vae_crop}×{recipe.vae_crop} crops of a pool of {recipe.image_size}×"
+                  f"{recipe.image_size} training renders; "
                   "scaling factor = 1/std of posterior samples of that pool. Text encoder and UNet: trained "
                   "together, end to end, on the cached latents (posterior mean and std, resampled every step), "
                   f"{recipe.p_uncond:.0%} of captions replaced by the empty prompt and each attribute's words "
                   f"left out with probability {recipe.p_drop_word:.0%} (partial captions); EMA weights shipped. "
                   "Held-out compositions were never rendered for any stage."),
         "metrics": {"vae_reconstruction": rec_metrics,
-                    "adherence": {"guidance_scale": recipe.eval_guidance, "steps": recipe.eval_steps, **samples},
+                    "adherence": {"guidance_scale": guidance, "steps": recipe.eval_steps, **samples},
                     "final_loss_mean_last_10_logs": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5),
-                    "vae_final_loss": round(vae_result.history[-1]["loss"], 5) if vae_result.history else None},
+                    "vae_final_loss": (round(vae_result.history[-1].get("loss", vae_result.history[-1].get("ae_loss")), 5)
+                                       if vae_result.history else None)},
     }
     (out_dir / "record.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     write_manifest(out_dir)
     print(json.dumps(record["metrics"], indent=1), json.dumps(record["wall_time_s"]))
     return record
+
+
+def _train_autoencoder(recipe: Recipe, images: torch.Tensor, run_dir: Path, progress: bool):
+    """Stage 2: the autoencoder on random crops of the pool, with L1 + KL, or (``recipe.vae_losses``) as Stable
+    Diffusion's was, with the judge-feature perceptual loss and a patch discriminator that joins after
+    ``disc_start`` steps. Returns (the AutoencoderKL, the training result); the discriminator is not shipped."""
+    vae = build_autoencoder(recipe.vae, seed=recipe.seed)
+    weights = recipe.vae_losses
+
+    def vae_batch(step: int, g: torch.Generator):
+        idx = torch.randint(len(images), (recipe.vae_batch,), generator=g)
+        crops = random_crops(pool_images(images[idx]), recipe.vae_crop, g)
+        return crops if weights is None else {"images": crops, "step": step}
+
+    config = TrainConfig(steps=recipe.vae_steps, lr=recipe.vae_lr, betas=recipe.vae_betas,
+                         warmup_steps=min(50, recipe.vae_steps // 2), lr_schedule="cosine", seed=recipe.seed,
+                         checkpoint_every=recipe.checkpoint_every, run_dir=str(run_dir / "vae"))
+    if weights is None:
+        result = train(vae, lambda m, b, g: autoencoder_loss(m, b, g, recipe.vae.kl_weight), vae_batch, config,
+                       progress=progress)
+        return vae, result
+    model = AutoencoderWithCritic(vae, PatchDiscriminator())
+    result = train(model, adversarial_objectives(model, JudgePerceptual(load_judge()), weights), vae_batch, config,
+                   progress=progress)
+    return vae, result
 
 
 def _stage_seconds(run_dir: Path, stage: str, result) -> float:
