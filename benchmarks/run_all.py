@@ -34,6 +34,8 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("sampler_speed", ["sampler_speed.py"], False),
     ("text_to_image_speed", ["text_to_image_speed.py"], False),
     ("word_localisation", ["word_localisation.py"], False),
+    ("autoencoder_quality", ["autoencoder_quality.py"], False),
+    ("pixel_guidance", ["pixel_guidance.py"], True),
     ("course_time_fast", ["course_time.py", "--mode", "fast"], False),
     ("install", ["install_time.py"], True),
     ("course_time_full", ["course_time.py", "--mode", "full"], True),
@@ -116,6 +118,14 @@ def targets() -> list[tuple[str, str, str]]:
         for group, goal in (("seen", "≥ 90%"), ("held_out", "≥ 80%"), ("squirrel", "reported")):
             rows.append((f"text-to-image adherence, {group.replace('_', '-')} compositions (guidance {w:g})", goal,
                          f"{row[group]['all']:.1%} of {row[group]['n']}"))
+    aq = load("autoencoder_quality")
+    if aq:
+        at = f"{aq['size']} px, f = {aq['factor']}"
+        rows.append((f"text-to-image autoencoder, PSNR of the round trip ({at}, {aq['n']} renders)", "≥ 28 dB at 128 px",
+                     f"{aq['psnr_db']:.1f} dB"))
+        rows.append(("… judge adherence of its reconstructions", "≥ 99.5%", f"{aq['judge_adherence']:.1%}"))
+        rows.append(("… detail (mean |Laplacian|) of reconstructions / originals", "0.85–1.15",
+                     f"{aq['detail_ratio']:.2f}"))
     wl = load("word_localisation")
     if wl:
         for name, word, goal in (("animal", "subject word on the animal", "≥ 2×"),

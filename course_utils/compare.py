@@ -23,7 +23,7 @@ import torch
 
 from .denoiser import generate, load_denoiser, make_sampler
 from .gan import load_gan
-from .metrics import coverage, judge_fid
+from .metrics import coverage, judge_fid, sharpness  # noqa: F401  (sharpness: notebook 08 reads it here too)
 from .paths import data_path
 from .seeding import make_generator
 from .storybook import sample_batch
@@ -104,16 +104,6 @@ def shipped_contenders(*, ddpm_n: int | None = None, device: str | torch.device 
     unet = load_denoiser(device=device)
     return [real_contender(), vae_contender(load_vae(device=device)), gan_contender(load_gan(device=device)),
             diffusion_contender(unet, "DDIM-25"), diffusion_contender(unet, "DDPM-1000", n=ddpm_n)]
-
-
-def sharpness(images: torch.Tensor) -> float:
-    """Mean |Laplacian| per pixel of images [N, C, H, W] in [-1, 1]: edges score high, blur scores low."""
-    if images.dim() != 4:
-        raise ValueError(f"images must have shape [N, C, H, W], got {tuple(images.shape)}.")
-    x = images.float().cpu()
-    # ∇²x ≈ x[i−1, j] + x[i+1, j] + x[i, j−1] + x[i, j+1] − 4 x[i, j]   (inner pixels)
-    lap = x[..., :-2, 1:-1] + x[..., 2:, 1:-1] + x[..., 1:-1, :-2] + x[..., 1:-1, 2:] - 4 * x[..., 1:-1, 1:-1]
-    return float(lap.abs().mean())
 
 
 def _draw(contender: Contender, n: int, seed: int, batch_size: int) -> tuple[torch.Tensor, float]:

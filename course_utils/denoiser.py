@@ -155,10 +155,17 @@ def load_denoiser(folder: str | Path = KIND, *, device: str | torch.device | Non
     return load_model(folder, KIND, lambda cfg: StorybookDenoiser(DenoiserConfig.from_dict(cfg)), device)
 
 
-def make_denoise(model: StorybookDenoiser, labels: torch.Tensor | None = None) -> Callable:
-    """``denoise(x_t, t) -> ε̂`` for ``samplers.sample``: conditional on labels [B, 3], or unconditional (None)."""
+def make_denoise(model: StorybookDenoiser, labels: torch.Tensor | None = None, *,
+                 guidance_scale: float | None = None) -> Callable:
+    """``denoise(x_t, t) -> ε̂`` for ``samplers.sample``: conditional on labels [B, 3], or unconditional (None);
+    with ``guidance_scale`` w, classifier-free guided against the all-NULL condition (notebook 06)."""
     if labels is not None and not isinstance(labels, torch.Tensor):
         raise TypeError("labels must be a LongTensor [B, 3]; turn captions into one with labels_from_captions().")
+    if guidance_scale is not None:
+        if labels is None:
+            raise ValueError("guidance_scale needs labels: guidance pushes each image towards its own label row.")
+        uncond = torch.full((1, labels.shape[1]), NULL, dtype=labels.dtype, device=labels.device)
+        return torch.no_grad()(guided_denoise(lambda x, t, c: model(x, t, c), labels, uncond, guidance_scale))
 
     @torch.no_grad()
     def denoise(x_t: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
@@ -228,11 +235,7 @@ def generate(model: StorybookDenoiser, scheduler, *, n: int | None = None, label
                          f"({'no' if labels is None else labels.shape[0]} label rows).")
     device = next(model.parameters()).device
     size = model.config.sample_size
-    if guidance_scale is None:
-        denoise = make_denoise(model, None if labels is None else labels.to(device))
-    else:
-        uncond = torch.full((1, labels.shape[1]), NULL, dtype=labels.dtype, device=device)
-        denoise = guided_denoise(lambda x, t, c: model(x, t, c), labels.to(device), uncond, guidance_scale)
+    denoise = make_denoise(model, None if labels is None else labels.to(device), guidance_scale=guidance_scale)
     images = sample(denoise, scheduler,
                     (count, 3, size, size), generator=generator, num_inference_steps=num_inference_steps,
                     callback=callback, device=device, progress=progress)

@@ -4,6 +4,7 @@
     evaluate(model)                           the pixel denoiser's record: FID vs the floor, adherence (04, 05)
     adherence_report(pipe, per_group=…)       the text-to-image model's adherence, seen / held-out (07)
     choose_guidance(pipe, scales, …)          the guidance scale with the best held-out adherence on a validation set
+    reconstruction_report(vae, n=…)           an autoencoder's round trip of fresh renders: PSNR, adherence, detail (07)
     accuracy_table(judge, per_composition=…)  how well the judge itself reads fresh renders (04, 08)
     word_localisation(pipe, n=…)              does each word's cross-attention fall on what it names (07)
 
@@ -22,10 +23,12 @@ from . import metrics, storybook, text_to_image
 from .denoiser import SAMPLERS, StorybookDenoiser, generate, make_sampler
 from .forward import q_sample
 from .judge import ATTRIBUTES, Judge
+from .sd_autoencoder import reconstruction_errors
 from .seeding import make_generator
 
 __all__ = ["generate_in_batches", "score_sampler", "evaluate", "evaluation_prompts", "adherence_report",
-           "accuracy_table", "feature_rms", "word_localisation", "choose_guidance", "VALIDATION_SEED"]
+           "accuracy_table", "feature_rms", "word_localisation", "choose_guidance", "VALIDATION_SEED",
+           "reconstruction_report"]
 
 #: seeds the validation set draws from (``choose_guidance``); the reported adherence uses ``adherence_report``'s
 #: 10_000 onwards, so the scale is not chosen on the images it is then scored on
@@ -244,3 +247,22 @@ def word_localisation(pipe, *, n: int, seed: int = 40_000, timesteps: Sequence[i
     for name, (mass, area) in sums.items():
         out[name] = {"mass": round(mass / n, 4), "area": round(area / n, 4), "ratio": round(mass / area, 3)}
     return out
+
+
+def reconstruction_report(vae, *, n: int, size: int, seed: int = 7, batch_size: int = 32) -> dict:
+    """How much of a picture survives an autoencoder's round trip x → z → x̂, on ``n`` fresh ``size`` px renders
+    cycling through ALL 120 compositions (held-out ones too: an autoencoder never sees captions), seeds from ``seed``:
+
+        psnr_db          10 · log10(2² / MSE(x̂, x))                    (images in [-1, 1])
+        judge_adherence  share of reconstructions the judge reads as their composition (originals: ≈ 1)
+        detail_ratio     sharpness(x̂) / sharpness(x)                   (mean |Laplacian|; 1 = as detailed)
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive number of renders, got {n!r}.")
+    comps = [storybook.ALL_COMPOSITIONS[i % len(storybook.ALL_COMPOSITIONS)] for i in range(n)]
+    seeds = torch.randint(0, 2**62, (n,), generator=make_generator(seed)).tolist()
+    images = storybook.render_batch(comps, seeds, size)
+    recon, errors = reconstruction_errors(vae, images, batch_size=batch_size)
+    return {**errors, "judge_adherence": round(metrics.adherence(recon, comps)["all"], 4),
+            "judge_adherence_of_originals": round(metrics.adherence(images, comps)["all"], 4),
+            "detail_ratio": round(metrics.sharpness(recon) / metrics.sharpness(images), 3), "n": n, "size": size}

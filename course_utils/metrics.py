@@ -9,6 +9,7 @@
 - ``coverage(images)``: the share of the 120 compositions the judge reads at least once.
 - ``attention_in_region(attn, mask)``: how much of a word's attention map falls on the region its
   word names (a mask from ``storybook.render_masks``), against that region's share of the image.
+- ``sharpness(images)``: detail, as the mean |Laplacian| per pixel (blur scores low).
 
 Images are float tensors [N, 3, H, W] in [-1, 1] with H = W = 32, 64 or 128. Real renders give a floor,
 not zero: two independent sets of 1000 renders differ a little (``benchmarks/metrics_floor.py``).
@@ -30,7 +31,7 @@ from .judge import ATTRIBUTES, KIND, Judge, load
 
 __all__ = ["load_judge", "check_images", "judge_features", "judge_labels", "adherence", "frechet_distance",
            "judge_fid", "polynomial_mmd2", "judge_kid", "coverage", "mean_pairwise_distance", "diversity",
-           "adherence_and_diversity", "attention_in_region"]
+           "adherence_and_diversity", "attention_in_region", "sharpness"]
 
 
 @lru_cache(maxsize=4)
@@ -269,3 +270,13 @@ def attention_in_region(attn: torch.Tensor, mask: torch.Tensor) -> tuple[torch.T
     cover = torch.nn.functional.adaptive_avg_pool2d(mask.double()[None, None], (h, w))[0, 0]
     mass_share = (maps * cover).sum((1, 2)) / total
     return (mass_share[0] if attn.dim() == 2 else mass_share), area_share
+
+
+def sharpness(images: torch.Tensor) -> float:
+    """Mean |Laplacian| per pixel of images [N, C, H, W] in [-1, 1]: edges score high, blur scores low."""
+    if images.dim() != 4:
+        raise ValueError(f"images must have shape [N, C, H, W], got {tuple(images.shape)}.")
+    x = images.float().cpu()
+    # ∇²x ≈ x[i−1, j] + x[i+1, j] + x[i, j−1] + x[i, j+1] − 4 x[i, j]   (inner pixels)
+    lap = x[..., :-2, 1:-1] + x[..., 2:, 1:-1] + x[..., 1:-1, :-2] + x[..., 1:-1, 2:] - 4 * x[..., 1:-1, 1:-1]
+    return float(lap.abs().mean())

@@ -213,6 +213,20 @@ def test_guided_generate_at_scale_one_is_conditional_generate():
     assert not torch.allclose(run(guidance_scale=4.0), plain, atol=1e-3)
 
 
+def test_make_denoise_with_guidance_is_the_cfg_combination_without_gradients():
+    from course_utils.denoiser import NULL, make_denoise
+    from course_utils.guidance import cfg_combine
+    model = build_model(TINY).eval()
+    x, labels = tiny_batch()
+    t = torch.tensor(10)                                   # one timestep for the batch, as the samplers pass it
+    with torch.no_grad():
+        expected = cfg_combine(model(x, t, torch.full_like(labels, NULL)), model(x, t, labels), 3.0)
+    guided = make_denoise(model, labels, guidance_scale=3.0)(x, t)
+    assert torch.allclose(guided, expected, atol=1e-5) and not guided.requires_grad
+    with pytest.raises(ValueError, match="guidance_scale needs labels"):
+        make_denoise(model, None, guidance_scale=3.0)
+
+
 def test_samplers_presets_share_the_training_schedule():
     model = build_model(TINY)
     for name in SAMPLERS:

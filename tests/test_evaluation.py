@@ -122,3 +122,30 @@ def test_choose_guidance_takes_the_best_held_out_scale_on_validation_seeds(monke
         evaluation.choose_guidance(None, (), per_group=12, num_inference_steps=25)
     with pytest.raises(ValueError, match="non-negative guidance scales"):
         evaluation.choose_guidance(None, (-1.0,), per_group=12, num_inference_steps=25)
+
+
+# ----------------------------------------------------------------------------- reconstruction_report
+class _PerfectAutoencoder(torch.nn.Module):
+    """x → z = x → x̂ = x (the diffusers AutoencoderKL interface, nothing lost); ``blur`` smooths x̂."""
+
+    def __init__(self, blur: bool = False):
+        super().__init__()
+        self.blur, self.anchor = blur, torch.nn.Parameter(torch.zeros(1))
+        from types import SimpleNamespace
+        self._ns = SimpleNamespace
+
+    def encode(self, x):
+        return self._ns(latent_dist=self._ns(mean=x))
+
+    def decode(self, z):
+        return self._ns(sample=torch.nn.functional.avg_pool2d(z, 3, 1, 1) if self.blur else z)
+
+
+def test_reconstruction_report_scores_a_lossless_and_a_blurring_autoencoder():
+    perfect = evaluation.reconstruction_report(_PerfectAutoencoder(), n=12, size=64)
+    assert perfect["psnr_db"] >= 100 and perfect["detail_ratio"] == 1.0 and perfect["n"] == 12
+    assert perfect["judge_adherence"] == perfect["judge_adherence_of_originals"] == 1.0
+    blurry = evaluation.reconstruction_report(_PerfectAutoencoder(blur=True), n=12, size=64)
+    assert 15 < blurry["psnr_db"] < 40 and blurry["detail_ratio"] < 0.7
+    with pytest.raises(ValueError, match="positive number of renders"):
+        evaluation.reconstruction_report(_PerfectAutoencoder(), n=0, size=64)

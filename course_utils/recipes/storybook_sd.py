@@ -32,13 +32,12 @@ from safetensors.torch import load_file, save_file
 
 from .. import storybook
 from ..checkpoints import write_manifest
-from ..compare import sharpness
 from ..distributed import parameter_digest
-from ..evaluation import adherence_report, choose_guidance
-from ..metrics import adherence, load_judge
+from ..evaluation import adherence_report, choose_guidance, reconstruction_report
+from ..metrics import load_judge
 from ..sd_autoencoder import (AdversarialWeights, AutoencoderConfig, AutoencoderWithCritic, JudgePerceptual,
                               PatchDiscriminator, adversarial_objectives, autoencoder_loss, build_autoencoder,
-                              encode_latents, latent_scaling_factor, reconstruction_errors)
+                              encode_latents, latent_scaling_factor)
 from ..seeding import make_generator
 from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build_text_encoder, build_unet,
                              course_captions, latent_diffusion_loss, make_scheduler, save_pipeline, tokenize,
@@ -228,13 +227,8 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     vae.to("cpu")
     pipe = assemble_pipeline(vae, model.text_encoder, tokenizer, model.unet, make_scheduler(recipe.sd))
     t0 = time.time()
-    check = pool_images(render_captioned_pool(recipe.eval_reconstructions, recipe.seed + 1, split="all",
-                                              size=recipe.image_size)[0])
-    recon, rec_metrics = reconstruction_errors(vae, check)
-    comps = [storybook.ALL_COMPOSITIONS[i % 120] for i in range(len(check))]
-    rec_metrics["judge_adherence_of_reconstructions"] = round(adherence(recon, comps)["all"], 4)
-    rec_metrics["judge_adherence_of_originals"] = round(adherence(check, comps)["all"], 4)
-    rec_metrics["detail_ratio"] = round(sharpness(recon) / sharpness(check), 3)     # mean |Laplacian|, decoded / original
+    # fresh renders of all 120 compositions (seed + 1): PSNR, judge adherence and detail of the round trip
+    rec_metrics = reconstruction_report(vae, n=recipe.eval_reconstructions, size=recipe.image_size, seed=recipe.seed + 1)
     chosen = (choose_guidance(pipe, recipe.guidance_candidates, per_group=recipe.validation_per_group,
                               num_inference_steps=recipe.eval_steps) if recipe.guidance_candidates else None)
     guidance = chosen["value"] if chosen else recipe.eval_guidance
