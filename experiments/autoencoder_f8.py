@@ -1,21 +1,24 @@
 """How good can a Stable-Diffusion-style f = 8 autoencoder get at 128 px on 2 CPU cores, and how fast?
 
-    .venv/bin/python experiments/autoencoder_f8.py --steps 1500 --out runs/autoencoder_f8/lat4
-    .venv/bin/python experiments/autoencoder_f8.py --latent-channels 8 --out runs/autoencoder_f8/lat8
-    .venv/bin/python experiments/autoencoder_f8.py --steps 4 --eval-every 2 --n-eval 8 --out /tmp/ae   # smoke, seconds
+    .venv/bin/python experiments/autoencoder_f8.py --latent-channels 4 --steps 2400 --eval-every 300 --disc-start 1200 --n-eval 120 --threads 1 --out runs/autoencoder_f8/lat4-full
+    .venv/bin/python experiments/autoencoder_f8.py --latent-channels 8 --steps 2400 --eval-every 300 --disc-start 1200 --n-eval 120 --threads 1 --out runs/autoencoder_f8/lat8-full
+    .venv/bin/python experiments/autoencoder_f8.py --latent-channels 4 --steps 2400 --eval-every 300 --disc-start 100000 --n-eval 120 --threads 1 --out runs/autoencoder_f8/lat4-nodisc
+    .venv/bin/python experiments/autoencoder_f8.py --baselines-only --n-eval 120      # what plain resampling keeps, seconds
 
-An ``AutoencoderKL`` with four levels (128×128×3 → 16×16×C, downsampling factor 8 as in SD) is trained
-with the one training loop on random 64×64 crops of a pool of 128 px training renders (it is fully
-convolutional), with L1 + the judge-feature perceptual loss + a patch discriminator that joins after
-``--disc-start`` steps (``sd_autoencoder.adversarial_objectives``). Every ``--eval-every`` steps it
-reconstructs held-out 128 px renders of all 120 compositions (seed 7) and records PSNR, the judge's
-adherence of the reconstructions, and their detail (mean |Laplacian|) over the originals': the curve
-of quality against training minutes that the storybook-sd recipe is then chosen from.
+An ``AutoencoderKL`` with four levels (128×128×3 → 16×16×C, downsampling factor 8 as in SD; widths
+--channels, default 16, 32, 64, 64) is trained with the one training loop on whole 128 px renders from a
+pool of training renders (--crop 128, batch 4), with L1 + the judge-feature perceptual loss (weight
+--perceptual-weight) + a patch discriminator that joins after ``--disc-start`` steps
+(``sd_autoencoder.adversarial_objectives``). Every ``--eval-every`` steps
+``evaluation.reconstruction_report`` reconstructs held-out 128 px renders of all 120 compositions (seed 7)
+and records PSNR, the judge's adherence of the reconstructions, and their detail (mean |Laplacian|) over
+the originals': the curve of quality against training minutes that ``recipes.storybook_sd.RECIPE_128``
+is chosen from.
 
 Training runs in segments of --eval-every steps, each resuming the last one's checkpoint in --out/train
-(weights, both optimizers' moments and the step), so the curve is one continuous run. By default it trains
-on whole 128 px renders (--crop 128), so the GroupNorm statistics it learns are the ones it is evaluated with. Writes experiments/autoencoder_f8/autoencoder_f8-<out name>.json (one row
-per evaluation) and the autoencoder to --out/vae.
+(weights, both optimizers' moments and the step), so the curve is one continuous run. Writes
+experiments/autoencoder_f8/autoencoder_f8-<out name>.json (one row per evaluation) and the autoencoder
+to --out/vae.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))             # _common: saving results with machine and command
@@ -43,6 +47,22 @@ from course_utils.sd_autoencoder import (AdversarialWeights, AutoencoderConfig, 
 from course_utils.training import TrainConfig, train  # noqa: E402
 
 NAME = "autoencoder_f8"
+
+
+def resampling_baselines(n: int) -> dict:
+    """What plain resampling keeps: PSNR of the held-out renders average-pooled by f and scaled back up
+    (bicubic), for f = 2, 4, 8 (12,288, 3,072 and 768 numbers per 128 px image; an f = 8 latent with C
+    channels holds 256 · C). A learned decoder must beat these to reach the targets."""
+    from course_utils import storybook
+    from course_utils.sd_autoencoder import psnr
+    from course_utils.seeding import make_generator
+    comps = [storybook.ALL_COMPOSITIONS[i % 120] for i in range(n)]
+    images = storybook.render_batch(comps, torch.randint(0, 2**62, (n,), generator=make_generator(7)).tolist(), 128)
+    out = {}
+    for f in (2, 4, 8):
+        up = F.interpolate(F.avg_pool2d(images, f), scale_factor=f, mode="bicubic", align_corners=False).clamp(-1, 1)
+        out[f"f{f}"] = {"numbers_per_image": 3 * (128 // f) ** 2, "psnr_db": round(psnr(float(F.mse_loss(up, images))), 2)}
+    return out
 
 
 def main() -> None:
@@ -62,8 +82,16 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=4000)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--n-eval", type=int, default=240)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=False)
+    parser.add_argument("--baselines-only", action="store_true",
+                        help="only measure plain resampling (autoencoder_f8-baselines.json), seconds")
     args = parser.parse_args()
+    if args.baselines_only:
+        print("wrote", save(f"{NAME}-baselines", folder=HERE / NAME,
+                            data={"n": args.n_eval, "baselines": resampling_baselines(args.n_eval)}))
+        return
+    if args.out is None:
+        parser.error("--out is required (the folder for the trained autoencoder)")
     if args.threads:
         torch.set_num_threads(args.threads)
     config = AutoencoderConfig(block_out_channels=tuple(args.channels), latent_channels=args.latent_channels,

@@ -15,6 +15,7 @@ import torch
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 sys.path.insert(0, str(EXPERIMENTS))
 
+import autoencoder_f8  # noqa: E402
 import denoiser_variants as variants  # noqa: E402
 import sampling_spread as spread  # noqa: E402
 import unconditional_gap as gap  # noqa: E402
@@ -134,3 +135,9 @@ def test_a_variant_is_never_trained_into_data(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["denoiser_variants.py", "--seed", "7", "--steps", "1", "--out", "data/pixel-unet"])
     with pytest.raises(SystemExit, match="inside data/"):
         variants.main()
+
+
+def test_resampling_keeps_less_the_more_it_shrinks():
+    base = autoencoder_f8.resampling_baselines(6)
+    assert [base[f]["numbers_per_image"] for f in ("f2", "f4", "f8")] == [12_288, 3_072, 768]
+    assert base["f2"]["psnr_db"] > base["f4"]["psnr_db"] > base["f8"]["psnr_db"] > 10
