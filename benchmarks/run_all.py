@@ -63,16 +63,16 @@ def stored_section(name: str) -> list[str]:
     unless the script has been run on its own since (then its result JSON, newer, is shown)."""
     printed, stored = load(f"{name}.out"), load(name)
     if printed and (stored is None or printed["date"] >= stored.get("date", "")):
-        source, command, text = printed, f"{printed['command']}` ({printed['seconds']:.0f} s", printed["output"]
+        source, command, text = printed, f"`{printed['command']}` ({printed['seconds']:.0f} s)", printed["output"]
     elif stored:
-        source, command = stored, stored.get("command", name)
+        source, command = stored, f"`{stored.get('command', name)}`"
         text = stored.get("table") or json.dumps({k: v for k, v in stored.items()
                                                   if k not in ("name", "machine", "command", "date")}, indent=1)
     else:
         return []
     m = source["machine"]
     return [f"## {name} (stored result of {source.get('date', '?')}, not rerun this time)", "",
-            f"`{command}` on {m['cores']} cores, {m['torch_threads']} torch threads", "", "```", text, "```", ""]
+            f"{command} on {m['cores']} cores, {m['torch_threads']} torch threads", "", "```", text, "```", ""]
 
 
 def _fmt(value, fmt: str) -> str:

@@ -27,10 +27,11 @@ def test_a_section_not_rerun_shows_what_the_script_printed_unless_its_json_is_ne
     assert run_all.stored_section("render_speed") == []
     run_all.save_output("render_speed", "python benchmarks/render_speed.py", "size 64: 9 images/s", 12.0)
     section = "\n".join(run_all.stored_section("render_speed"))
-    assert "size 64: 9 images/s" in section and "render_speed.py` (12 s" in section
+    assert "size 64: 9 images/s" in section and "`python benchmarks/render_speed.py` (12 s) on " in section
     printed = json.loads((tmp_path / "render_speed.out.json").read_text())
     newer = {"name": "render_speed", "date": "9999-01-01 00:00", "machine": printed["machine"],
              "command": "python benchmarks/render_speed.py --n 5", "table": "the script's own newer table"}
     (tmp_path / "render_speed.json").write_text(json.dumps(newer))
     section = "\n".join(run_all.stored_section("render_speed"))
     assert "the script's own newer table" in section and "9 images/s" not in section
+    assert "`python benchmarks/render_speed.py --n 5` on " in section
