@@ -220,8 +220,8 @@ def test_partial_captions_leave_out_whole_attributes():
 
 
 def test_recipe_refuses_a_vae_and_unet_that_do_not_fit():
-    with pytest.raises(ValueError, match="8-channel latents but the UNet takes 4"):
-        replace(storybook_sd.RECIPE_128, sd=storybook_sd.RECIPE.sd)
+    with pytest.raises(ValueError, match="4-channel latents but the UNet takes 8"):
+        replace(storybook_sd.RECIPE_128, sd=replace(storybook_sd.RECIPE.sd, latent_channels=8))
     with pytest.raises(ValueError, match="64 px images through an f = 8 VAE give 8×8 latents"):
         replace(storybook_sd.RECIPE_128, image_size=64)
     assert storybook_sd.RECIPE_128.vae.factor == 8 and storybook_sd.RECIPE_128.vae_losses.disc_start > 0
