@@ -209,7 +209,7 @@ def word_localisation(pipe, *, n: int, seed: int = 40_000, timesteps: Sequence[i
         area  = mean over images of the mask's share of the image
         ratio = mass / area            (1: attention spread evenly; ≥ 2: the word localises)
 
-    Returns {"animal" | "prop" | "place": {"word", "mass", "area", "ratio"}, "n", "timesteps", "map_side"}.
+    Returns {"animal" | "prop" | "place": {"mass", "area", "ratio"}, "n", "timesteps", "map_side", "image_side"}.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive number of renders, got {n!r}.")
@@ -227,6 +227,10 @@ def word_localisation(pipe, *, n: int, seed: int = 40_000, timesteps: Sequence[i
         images = storybook.render_batch(batch, batch_seeds, size=size)
         masks = [storybook.render_masks(*c, seed=s, size=size) for c, s in zip(batch, batch_seeds)]
         captions = [storybook.caption(*c) for c in batch]
+        for cap in captions:
+            if len(pipe.tokenizer.tokenize(cap)) != len(cap.split()):
+                raise ValueError(f"the tokenizer splits a word of {cap!r} into pieces; word_localisation "
+                                 "needs one token per word (the course's tokenizer has one).")
         text = text_to_image.encode_text(pipe.text_encoder, text_to_image.tokenize(pipe.tokenizer, captions).to(device))
         z0 = pipe.vae.encode(images.to(device)).latent_dist.mean * pipe.vae.config.scaling_factor
         for t in timesteps:
@@ -235,9 +239,6 @@ def word_localisation(pipe, *, n: int, seed: int = 40_000, timesteps: Sequence[i
             side = maps.shape[-1]
             for i, cap in enumerate(captions):
                 words = cap.split()
-                if len(pipe.tokenizer.tokenize(cap)) != len(words):
-                    raise ValueError(f"the tokenizer splits a word of {cap!r} into pieces; word_localisation "
-                                     "needs one token per word (the course's tokenizer has one).")
                 for k, (name, w) in enumerate(_WORD_OF_MASK.items()):
                     token = 1 + (w % len(words))                                # position 0 is the start token
                     share, area = metrics.attention_in_region(maps[i, token], masks[i][k])
