@@ -37,6 +37,7 @@ def main() -> None:
               f"   per attribute (held-out): subject {report['held_out']['subject']:.2f}, action "
               f"{report['held_out']['action']:.2f}, place {report['held_out']['place']:.2f}", flush=True)
     print("wrote", save("text_to_image_adherence", {"device": device_label(), "steps": args.steps,
+                                                     "default_guidance": pipe.default_guidance,
                                                      "per_group": args.per_group, "rows": rows}))
 
 

@@ -1,4 +1,4 @@
-"""Seconds per 64 px image of the course's text-to-image model (25 steps, guidance), and the course's
+"""Seconds per image (the pipeline's default size, 128 px for the shipped model) of the course's text-to-image model (25 steps, guidance), and the course's
 hand-written loop (course_utils.text_to_image.text_to_image_by_hand) against diffusers' pipeline.
 
     .venv/bin/python benchmarks/text_to_image_speed.py [--repeats 5] [--batch 8]
@@ -48,13 +48,14 @@ def main() -> None:
     one_pipe, one_hand = median_seconds(lambda: pipeline(1), args.repeats), median_seconds(lambda: by_hand(1), args.repeats)
     batch_pipe = median_seconds(lambda: pipeline(args.batch), max(1, args.repeats // 2))
     gap = float((pipeline(1).images - by_hand(1)).abs().max())
-    result = {"device": device_label(), "steps": args.steps, "guidance_scale": args.guidance,
+    size = pipe.unet.config.sample_size * pipe.vae_scale_factor
+    result = {"device": device_label(), "size": size, "steps": args.steps, "guidance_scale": args.guidance,
               "pipeline_s_per_image": round(one_pipe, 4), "own_loop_s_per_image": round(one_hand, 4),
               "own_loop_ratio": round(one_hand / one_pipe, 3), "own_loop_max_abs_difference": gap,
               "batch": args.batch, "pipeline_s_per_image_batched": round(batch_pipe / args.batch, 4),
               "parameters": {name: sum(p.numel() for p in getattr(pipe, name).parameters())
                              for name in ("text_encoder", "unet", "vae")}}
-    print(f"one image  : pipeline {one_pipe:.3f} s | course loop {one_hand:.3f} s "
+    print(f"one {size} px image: pipeline {one_pipe:.3f} s | course loop {one_hand:.3f} s "
           f"(ratio {one_hand / one_pipe:.2f}, max |difference| {gap:.1e})")
     print(f"batch of {args.batch} : pipeline {batch_pipe / args.batch:.3f} s per image "
           f"({args.steps} steps, guidance {args.guidance}, {torch.get_num_threads()} threads)")

@@ -7,6 +7,7 @@
     reconstruction_report(vae, n=…)           an autoencoder's round trip of fresh renders: PSNR, adherence, detail (07)
     accuracy_table(judge, per_composition=…)  how well the judge itself reads fresh renders (04, 08)
     word_localisation(pipe, n=…)              does each word's cross-attention fall on what it names (07)
+    sample_quality(pipe, n=…, guidance_scale=…)  text-to-image samples against renders: judge-FID vs the floor, detail
 
 Every sample is drawn with a generator made from a seed (batch i with ``seed + i``), and every score is
 against renders from ``storybook.reference_renders`` (generator ``seed + 1``; ``seed + 2`` gives the floor),
@@ -28,7 +29,7 @@ from .seeding import make_generator
 
 __all__ = ["generate_in_batches", "score_sampler", "evaluate", "evaluation_prompts", "adherence_report",
            "accuracy_table", "feature_rms", "word_localisation", "choose_guidance", "VALIDATION_SEED",
-           "reconstruction_report"]
+           "reconstruction_report", "sample_quality"]
 
 #: seeds the validation set draws from (``choose_guidance``); the reported adherence uses ``adherence_report``'s
 #: 10_000 onwards, so the scale is not chosen on the images it is then scored on
@@ -267,3 +268,28 @@ def reconstruction_report(vae, *, n: int, size: int, seed: int = 7, batch_size: 
     return {**errors, "judge_adherence": round(metrics.adherence(recon, comps)["all"], 4),
             "judge_adherence_of_originals": round(metrics.adherence(images, comps)["all"], 4),
             "detail_ratio": round(metrics.sharpness(recon) / metrics.sharpness(images), 3), "n": n, "size": size}
+
+
+def sample_quality(pipe, *, n: int, guidance_scale: float, num_inference_steps: int, seed: int = 60_000,
+                   batch_size: int = 64) -> dict:
+    """How close ``n`` text-to-image samples of the seen compositions (prompts cycling through all 108, seeds
+    from ``seed``) come to ``n`` fresh renders of the same captions (seeds from ``seed + 1``):
+
+        judge_fid        judge-FID(renders, samples)
+        judge_fid_floor  judge-FID(renders, other renders): the best any generator scores at this n (``seed + 2``)
+        fid_over_floor   judge_fid / judge_fid_floor                      (1 = as close as real pictures get)
+        detail_ratio     sharpness(samples) / sharpness(renders)          (1 = as detailed as the renders)
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be at least 2 samples (a judge-FID fits a covariance), got {n!r}.")
+    prompts = evaluation_prompts("seen", n)
+    comps = [storybook.parse_caption(p) for p in prompts]
+    size = pipe.unet.config.sample_size * pipe.vae_scale_factor
+    samples = text_to_image.generate(pipe, prompts, [seed + i for i in range(n)], guidance_scale=guidance_scale,
+                                     num_inference_steps=num_inference_steps, batch_size=batch_size)
+    renders, others = (storybook.render_batch(comps, torch.randint(0, 2**62, (n,), generator=make_generator(s)).tolist(),
+                                              size) for s in (seed + 1, seed + 2))
+    fid, floor = metrics.judge_fid(renders, samples), metrics.judge_fid(renders, others)
+    return {"judge_fid": round(fid, 3), "judge_fid_floor": round(floor, 3), "fid_over_floor": round(fid / floor, 2),
+            "detail_ratio": round(metrics.sharpness(samples) / metrics.sharpness(renders), 3),
+            "n": n, "size": size, "guidance_scale": guidance_scale, "steps": num_inference_steps}

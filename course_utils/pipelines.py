@@ -40,7 +40,8 @@ from .text_to_image import StableDiffusionPipeline, course_words
 
 __all__ = ["DEFAULT_SOURCE", "DEFAULT_GUIDANCE", "DEFAULT_STEPS", "MAX_GUIDANCE", "MAX_SIDE", "REBUILD",
            "HubUnreachable", "StorybookPipeline", "prompt_vocabulary", "check_prompt", "check_size", "check_steps",
-           "check_call_args", "check_device", "resolve_source", "recorded_guidance", "load_text_to_image"]
+           "check_call_args", "check_device", "resolve_source", "recorded_guidance", "load_text_to_image",
+           "load_autoencoder"]
 
 DEFAULT_SOURCE = "data/storybook-sd"
 DEFAULT_STEPS = 25
@@ -318,3 +319,22 @@ def load_text_to_image(source: str | Path = DEFAULT_SOURCE, *, online: bool = Fa
         pipe.default_guidance = recorded_guidance(folder)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
+
+
+def load_autoencoder(source: str | Path = DEFAULT_SOURCE, subfolder: str = "vae", *,
+                     device: str | torch.device = "cpu"):
+    """One ``AutoencoderKL`` of the course's text-to-image folder, checked against its SHA256SUMS: "vae" is the
+    pipeline's own; "vae_before_discriminator" is the same autoencoder as it was when the patch discriminator
+    joined its training (notebook 07 compares their round trips)."""
+    from diffusers import AutoencoderKL
+    kind, folder = resolve_source(source)
+    if kind != "local" or folder is None or not (folder / subfolder / "config.json").is_file():
+        known = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file() and "vae" in p.name) \
+            if kind == "local" and folder is not None and folder.is_dir() else []
+        raise CheckpointError(f"No autoencoder {subfolder!r} in {folder if kind == 'local' else source}"
+                              + (f" (it has: {', '.join(known)})" if known else "")
+                              + f". Rebuild the course's model with `{REBUILD}`, or restore it with `git checkout -- data/`.")
+    verify_manifest(folder)
+    with _quiet_loading():
+        vae = AutoencoderKL.from_pretrained(folder / subfolder, local_files_only=True, use_safetensors=True)
+    return vae.to(check_device(device)).eval()

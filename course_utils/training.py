@@ -248,8 +248,10 @@ def _restore(path: Path, model, optimizers, ema, config: TrainConfig) -> tuple[i
 
 def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
           batch_fn: Callable[[int, torch.Generator], Any], config: TrainConfig, *,
-          device: torch.device | str | None = None, progress: bool = True) -> TrainResult:
+          device: torch.device | str | None = None, progress: bool = True, until: int | None = None) -> TrainResult:
     """Train ``model`` in place for ``config.steps`` steps; return the loss history (and EMA weights).
+    ``until=k`` pauses after step k (with a checkpoint there, so ``config.run_dir`` is needed): the same call
+    without ``until`` then resumes and finishes the very same run (a snapshot of a model mid-run).
 
     ``batch_fn(step, generator)`` returns the step's batch; ``loss(model, batch, generator)`` returns a
     scalar tensor, or ``(scalar, {term: value})`` whose terms are logged too. For several optimizers (a
@@ -263,6 +265,10 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
                         "e.g. lambda step, g: storybook.sample_batch(64, g).")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
+    if until is not None and (isinstance(until, bool) or not isinstance(until, int) or not 0 < until <= config.steps
+                              or not config.run_dir):
+        raise ValueError(f"until must be a step in 1 … {config.steps} and needs config.run_dir (the run resumes from "
+                         f"its checkpoint there), got until={until!r}, run_dir={config.run_dir!r}.")
     dist = distributed.setup()          # one process unless launched by torchrun / accelerate launch
     device = dist.device or (torch.device(device) if device is not None else pick_device())
     model.to(device).train()
@@ -282,7 +288,8 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
         start, result.history = _restore(ckpt, model, optimizers, ema, config)
         result.resumed_from = start
     t0 = time.perf_counter()
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps,
+    stop = config.steps if until is None else max(until, start)
+    bar = tqdm(range(start, stop), initial=start, total=config.steps,
                disable=not (progress and dist.is_main), desc="training", leave=True)
     for step in bar:
         g = step_generator(config.seed, step, dist.rank)
@@ -321,13 +328,13 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
             result.history.append(row)
             bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k != "step"})
         done = step + 1
-        if ckpt is not None and dist.is_main and (done == config.steps or
+        if ckpt is not None and dist.is_main and (done in (config.steps, stop) or
                                  (config.checkpoint_every and done % config.checkpoint_every == 0)):
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             _save_checkpoint(ckpt, model, optimizers, ema, done, result.history, config)
     bar.close()
     model.eval()
-    result.steps_done = config.steps
+    result.steps_done = stop
     result.seconds = time.perf_counter() - t0
     result.ema_state = ema
     result.world_size = dist.world_size

@@ -152,3 +152,29 @@ def test_reconstruction_report_scores_a_lossless_and_a_blurring_autoencoder():
     assert 15 < blurry["psnr_db"] < 40 and blurry["detail_ratio"] < 0.7
     with pytest.raises(ValueError, match="positive number of renders"):
         evaluation.reconstruction_report(_PerfectAutoencoder(), n=0, size=64)
+
+
+# ----------------------------------------------------------------------------- sample_quality
+def _generator_of_renders(blur: bool):
+    """A stand-in for text_to_image.generate that 'samples' fresh renders of each prompt (blurred if asked)."""
+    def fake_generate(pipe, prompts, seeds, *, guidance_scale, num_inference_steps, batch_size=64):
+        x = storybook.render_batch([storybook.parse_caption(p) for p in prompts], [s + 7 for s in seeds], 64)
+        return torch.nn.functional.avg_pool2d(x, 3, 1, 1) if blur else x
+    return fake_generate
+
+
+def test_sample_quality_puts_a_perfect_generator_at_the_floor_and_a_blurry_one_above(monkeypatch):
+    from types import SimpleNamespace
+    from course_utils import text_to_image
+    pipe = SimpleNamespace(unet=SimpleNamespace(config=SimpleNamespace(sample_size=8)), vae_scale_factor=8)
+    monkeypatch.setattr(text_to_image, "generate", _generator_of_renders(blur=False))
+    perfect = evaluation.sample_quality(pipe, n=60, guidance_scale=3.0, num_inference_steps=25)
+    assert perfect["size"] == 64 and perfect["n"] == 60 and perfect["guidance_scale"] == 3.0
+    assert perfect["fid_over_floor"] == pytest.approx(perfect["judge_fid"] / perfect["judge_fid_floor"], abs=0.01)
+    assert 0.5 < perfect["fid_over_floor"] < 1.6 and 0.9 < perfect["detail_ratio"] < 1.1
+    monkeypatch.setattr(text_to_image, "generate", _generator_of_renders(blur=True))
+    blurry = evaluation.sample_quality(pipe, n=60, guidance_scale=3.0, num_inference_steps=25)
+    assert blurry["detail_ratio"] < 0.7 and blurry["judge_fid"] > perfect["judge_fid"]
+    assert blurry["judge_fid_floor"] == perfect["judge_fid_floor"]        # the same renders, whatever the model
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        evaluation.sample_quality(pipe, n=1, guidance_scale=3.0, num_inference_steps=25)

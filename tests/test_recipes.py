@@ -229,7 +229,7 @@ def test_recipe_refuses_a_vae_and_unet_that_do_not_fit():
 
 @pytest.mark.slow
 def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_guidance(tmp_path):
-    from course_utils.pipelines import load_text_to_image
+    from course_utils.pipelines import load_autoencoder, load_text_to_image
     r = storybook_sd.RECIPE_128
     tiny = replace(r, pool_size=12, vae=replace(r.vae, block_out_channels=(8, 8, 16, 16)), vae_steps=3, vae_batch=2,
                    vae_crop=64, vae_losses=replace(r.vae_losses, disc_start=1),
@@ -248,6 +248,12 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
                 output_type="pt").images.shape == (1, 3, 128, 128)
     state = json.loads((tmp_path / "run" / "times.json").read_text())
     assert state["render_pool_key"]["size"] == 128
+    # the autoencoder as it was when the discriminator joined (after step 1 of 3) ships beside the pipeline
+    before = load_autoencoder(tmp_path / "storybook-sd", storybook_sd.BEFORE_DISCRIMINATOR)
+    assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), pipe.vae.state_dict().values()))
+    assert set(record["metrics"]["vae_reconstruction"]["before_discriminator"]) >= {"psnr_db", "detail_ratio"}
+    with pytest.raises(CheckpointError, match="No autoencoder 'vae_after'.*vae_before_discriminator"):
+        load_autoencoder(tmp_path / "storybook-sd", "vae_after")
 
 
 def test_steps_scale_the_vae_in_proportion():
@@ -259,7 +265,7 @@ def test_steps_scale_the_vae_in_proportion():
 @pytest.mark.slow
 def test_storybook_sd_recipe_builds_a_loadable_pipeline_and_resumes(tmp_path):
     from course_utils.pipelines import load_text_to_image
-    tiny = replace(storybook_sd.RECIPE, pool_size=24, vae=TINY_VAE, vae_steps=2, vae_batch=4, sd=TINY_SD, unet_steps=2,
+    tiny = replace(storybook_sd.RECIPE_64, pool_size=24, vae=TINY_VAE, vae_steps=2, vae_batch=4, sd=TINY_SD, unet_steps=2,
                    unet_batch=4, unet_warmup=1, eval_per_group=2, eval_steps=2, eval_reconstructions=4,
                    checkpoint_every=1)
     build = storybook_sd.build

@@ -111,6 +111,36 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(tmp_path, schedule):
         assert torch.equal(resumed.ema_state[k], whole.ema_state[k]), k
 
 
+def test_pausing_with_until_takes_a_snapshot_of_the_same_run(tmp_path):
+    config = dict(steps=10, lr=2e-2, warmup_steps=2, lr_schedule="cosine", log_every=1, seed=3)
+    straight = tiny_model()
+    train(straight, mse, batch_fn, TrainConfig(**config), progress=False)
+    midway = tiny_model()
+    train(midway, mse, batch_fn, TrainConfig(**{**config, "steps": 4}), progress=False)   # (another lr schedule)
+    run = TrainConfig(**config, run_dir=str(tmp_path))
+    model = tiny_model()
+    first = train(model, mse, batch_fn, run, progress=False, until=4)
+    assert first.steps_done == 4 and len(first.history) == 4
+    assert load_training_checkpoint(tmp_path / CHECKPOINT_NAME)[1]["step"] == "4"
+    snapshot = params(model)
+    assert any(not torch.equal(snapshot[k], v) for k, v in midway.state_dict().items())   # the schedule of 10 steps
+    rest = train(model, mse, batch_fn, run, progress=False)
+    assert rest.resumed_from == 4 and rest.steps_done == 10
+    for k, v in straight.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k                     # paused and resumed = uninterrupted
+    assert any(not torch.equal(snapshot[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("until, run_dir, match", [(0, True, "until must be a step in 1"),
+                                                   (11, True, "until must be a step in 1"),
+                                                   (True, True, "until must be a step"),
+                                                   (4, False, "needs config.run_dir")])
+def test_until_without_a_run_dir_or_outside_the_run_is_refused(tmp_path, until, run_dir, match):
+    run = TrainConfig(steps=10, run_dir=str(tmp_path) if run_dir else None)
+    with pytest.raises(ValueError, match=match):
+        train(tiny_model(), mse, batch_fn, run, progress=False, until=until)
+
+
 def test_resuming_with_another_model_config_is_a_clear_error(tmp_path):
     run = TrainConfig(steps=2, lr=1e-2, run_dir=str(tmp_path))
     train(tiny_model(width=8), mse, batch_fn, run, progress=False)

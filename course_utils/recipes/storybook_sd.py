@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+from diffusers import AutoencoderKL
 from safetensors.torch import load_file, save_file
 
 from .. import storybook
@@ -45,9 +46,11 @@ from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, buil
 from ..training import TrainConfig, train
 from .record import machine_fields
 
-__all__ = ["Recipe", "RECIPE", "RECIPE_128", "render_captioned_pool", "pool_images", "random_crops", "partial_caption", "build"]
+__all__ = ["Recipe", "RECIPE", "RECIPE_64", "RECIPE_128", "render_captioned_pool", "pool_images", "random_crops", "partial_caption", "build"]
 
 NAME = "storybook-sd"
+#: sub-folder of data/storybook-sd with the autoencoder as it was when the discriminator joined (notebook 07)
+BEFORE_DISCRIMINATOR = "vae_before_discriminator"
 
 
 @dataclass
@@ -90,7 +93,8 @@ class Recipe:
                              f"latents but the UNet is built for {self.sd.latent_size}×{self.sd.latent_size}.")
 
 
-RECIPE = Recipe()
+#: The 64 px model shipped until issue #18 (f = 4 VAE on 32×32 crops, L1 + KL); kept to compare with.
+RECIPE_64 = Recipe()
 
 #: Issue #18's 128 px model: an f = 8 autoencoder (128×128×3 → 16×16×C, so the UNet's cost is unchanged) trained
 #: as Stable Diffusion's was (L1 + perceptual + a patch discriminator after a warm-up), and the default guidance
@@ -104,6 +108,9 @@ RECIPE_128 = Recipe(
                           kl_weight=1e-6),
     vae_losses=AdversarialWeights(kl_weight=1e-6, perceptual_weight=0.1, disc_weight=0.5, disc_start=2400),
     guidance_candidates=(2.0, 3.0, 4.0, 5.0, 7.5))
+
+#: What ``python -m course_utils.train storybook-sd`` (and ``make models``) builds into data/storybook-sd.
+RECIPE = RECIPE_128
 
 
 # ----------------------------------------------------------------------------- data
@@ -239,6 +246,11 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
                                num_inference_steps=recipe.eval_steps)
     times["evaluation_s"] = round(time.time() - t0, 1)
     save_pipeline(pipe, out_dir)
+    before = _autoencoder_before_discriminator(run_dir, recipe)
+    if before is not None:
+        before.save_pretrained(out_dir / BEFORE_DISCRIMINATOR, safe_serialization=True)
+        rec_metrics = {**rec_metrics, "before_discriminator": reconstruction_report(
+            before, n=recipe.eval_reconstructions, size=recipe.image_size, seed=recipe.seed + 1)}
     _, losses = result.losses()
     record = {
         **machine_fields(), "seed": recipe.seed,
@@ -295,9 +307,26 @@ def _train_autoencoder(recipe: Recipe, images: torch.Tensor, run_dir: Path, prog
                        progress=progress)
         return vae, result
     model = AutoencoderWithCritic(vae, PatchDiscriminator())
-    result = train(model, adversarial_objectives(model, JudgePerceptual(load_judge()), weights), vae_batch, config,
-                   progress=progress)
+    objectives = adversarial_objectives(model, JudgePerceptual(load_judge()), weights)
+    snapshot = run_dir / BEFORE_DISCRIMINATOR           # the autoencoder the moment the discriminator joins
+    first = None
+    if 0 < weights.disc_start < recipe.vae_steps:
+        first = train(model, objectives, vae_batch, config, progress=progress, until=weights.disc_start)
+        if first.steps_done == weights.disc_start:      # (a run resumed past that step has its snapshot already)
+            vae.save_pretrained(snapshot, safe_serialization=True)
+    result = train(model, objectives, vae_batch, config, progress=progress)
+    if first is not None:                               # one stage, in two calls: report it as one
+        result.seconds, result.resumed_from = result.seconds + first.seconds, first.resumed_from
     return vae, result
+
+
+def _autoencoder_before_discriminator(run_dir: Path, recipe: Recipe):
+    """The snapshot ``_train_autoencoder`` took when the discriminator joined (None without a discriminator)."""
+    folder = run_dir / BEFORE_DISCRIMINATOR
+    if recipe.vae_losses is None or not (folder / "config.json").exists():
+        return None
+    return AutoencoderKL.from_pretrained(folder, use_safetensors=True).eval()     # its scaling factor stays 1: it
+                                                                                  # is only shown, never sampled
 
 
 def _stage_seconds(run_dir: Path, stage: str, result) -> float:
