@@ -25,7 +25,7 @@ from .paths import data_path
 
 __all__ = [
     "MANIFEST", "CheckpointError", "sha256_of", "write_manifest",
-    "verify_manifest", "save_model", "read_config", "config_from_dict", "load_weights", "load_model",
+    "verify_manifest", "save_model", "read_config", "read_record", "config_from_dict", "load_weights", "load_model",
 ]
 
 MANIFEST = "SHA256SUMS"
@@ -143,6 +143,19 @@ def read_config(folder: str | Path, kind: str | None = None) -> dict:
         raise CheckpointError(
             f"{folder} holds a {config.get('kind')!r} model, not a {kind!r} one. Pick the folder of a {kind!r} model.")
     return config
+
+
+def read_record(folder: str | Path) -> dict:
+    """How a shipped model was made (``record.json``: command, seed, steps, wall time, metrics); a bare name
+    such as "storybook-sd" means data/storybook-sd."""
+    folder = data_path(_folder(folder))
+    path = folder / "record.json"
+    if not path.is_file():
+        raise CheckpointError(f"No training record at {path}. {_rebuild_hint(folder)}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is not valid JSON ({err}). {_rebuild_hint(folder)}") from None
 
 
 def config_from_dict(cls: type, config: dict, kind: str):

@@ -139,3 +139,14 @@ def test_git_keeps_shipped_files_byte_exact():
 def test_bad_arguments_to_save_and_load_are_clear_errors(tmp_path, call, match):
     with pytest.raises(TypeError, match=match):
         call(tmp_path / "m")
+
+
+def test_read_record_reads_a_shipped_record_and_says_how_to_rebuild_a_missing_one(tmp_path):
+    from course_utils.checkpoints import read_record
+    assert read_record("storybook-sd")["command"].startswith("python -m course_utils.train storybook-sd")
+    with pytest.raises(CheckpointError, match=r"No training record .*python -m course_utils.train ghost"):
+        read_record(tmp_path / "ghost")
+    (tmp_path / "ghost").mkdir()
+    (tmp_path / "ghost" / "record.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON.*python -m course_utils.train ghost"):
+        read_record(tmp_path / "ghost")

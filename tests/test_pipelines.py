@@ -262,3 +262,13 @@ def test_online_without_a_network_blames_the_network_not_the_cache(monkeypatch):
     with pytest.raises(HubUnreachable, match="network is unreachable") as err:
         load_text_to_image("some-org/some-model", online=True)
     assert "cache" not in str(err.value).split("[")[0]
+
+
+def test_load_autoencoder_names_what_is_missing_and_how_to_rebuild(tmp_path, tiny_folder):
+    from course_utils.pipelines import load_autoencoder
+    with pytest.raises(CheckpointError, match=r"No autoencoder 'vae' in .*nowhere.*python -m course_utils.train storybook-sd"):
+        load_autoencoder(tmp_path / "nowhere")
+    with pytest.raises(CheckpointError, match=r"No autoencoder 'vae_before_discriminator'.*\(it has: vae\)"):
+        load_autoencoder(tiny_folder, "vae_before_discriminator")
+    vae = load_autoencoder(tiny_folder)
+    assert type(vae).__name__ == "AutoencoderKL" and not vae.training

@@ -28,14 +28,16 @@ def _check_token_ids(answer) -> None:
         raise Wrong(f"These are not the 16 ids of 'fox reading in the snow' (got {len(answer)} ids).")
 
 
-@exercise("07.latent_shape", hint="the VAE keeps the batch, makes 4 channels, and shrinks height and width by "
-                                  "pipe.vae_scale_factor = 4.")
+@exercise("07.latent_shape", hint="the VAE keeps the batch, makes pipe.vae.config.latent_channels channels, and shrinks "
+                                  "height and width by pipe.vae_scale_factor (8, as in Stable Diffusion).")
 def _check_latent_shape(answer) -> None:
     if not isinstance(answer, (tuple, list, torch.Size)) or not all(isinstance(i, int) for i in answer):
         raise Wrong("Give the shape as a tuple of ints, e.g. (1, 4, 16, 16).")
-    if tuple(answer) == (2, 4, 32, 24):
+    pipe = _pipe()
+    f, c = pipe.vae_scale_factor, pipe.vae.config.latent_channels
+    if tuple(answer) == (2, c, 128 // f, 96 // f):
         raise Wrong("Height comes before width: [B, C, H, W].")
-    if tuple(answer) != (2, 4, 24, 32):
+    if tuple(answer) != (2, c, 96 // f, 128 // f):
         raise Wrong(f"{tuple(answer)} is not the latent shape of two 96×128 (height × width) images.")
 
 
@@ -52,7 +54,7 @@ def _check_to_pixels(answer) -> None:
         unscaled = pipe.vae.decode(latents).sample
     expected = (decoded / 2 + 0.5).clamp(0, 1)
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-        raise Wrong("to_pixels should return a tensor [2, 3, 64, 64] for latents [2, 4, 16, 16].")
+        raise Wrong(f"to_pixels should return a tensor {list(expected.shape)} for latents [2, 4, 16, 16].")
     if torch.allclose(got, (unscaled / 2 + 0.5).clamp(0, 1), atol=1e-4):
         raise Wrong("The latents were decoded without undoing the scaling factor.")
     if torch.allclose(got, decoded, atol=1e-4):

@@ -30,6 +30,7 @@ def _to_pixels():
 
 SOLUTIONS: dict[str, Callable[[], Any]] = {
     "07.token_ids": _token_ids,
-    "07.latent_shape": lambda: (2, 4, 24, 32),
+    "07.latent_shape": lambda: (2, _pipe().vae.config.latent_channels, 96 // _pipe().vae_scale_factor,
+                                128 // _pipe().vae_scale_factor),
     "07.to_pixels": _to_pixels,
 }
