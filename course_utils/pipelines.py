@@ -293,7 +293,7 @@ def load_text_to_image(source: str | Path = DEFAULT_SOURCE, *, online: bool = Fa
     if kind == "local":
         if folder is None or not folder.is_dir():
             raise CheckpointError(f"No text-to-image model at {folder}. Rebuild the course's model with `{REBUILD}` "
-                                  "(about 45 minutes on 2 CPU cores), or restore it with `git checkout -- data/`.")
+                                  "(about 95 minutes on 2 CPU cores), or restore it with `git checkout -- data/`.")
         verify_manifest(folder)          # a missing or edited file → CheckpointError with the rebuild command
         try:
             with _quiet_loading():

@@ -18,6 +18,7 @@ sys.path.insert(0, str(EXPERIMENTS))
 import autoencoder_f8  # noqa: E402
 import denoiser_variants as variants  # noqa: E402
 import sampling_spread as spread  # noqa: E402
+import text_to_image_curve as t2i_curve  # noqa: E402
 import unconditional_gap as gap  # noqa: E402
 
 from course_utils import storybook  # noqa: E402
@@ -141,3 +142,21 @@ def test_resampling_keeps_less_the_more_it_shrinks():
     base = autoencoder_f8.resampling_baselines(6)
     assert [base[f]["numbers_per_image"] for f in ("f2", "f4", "f8")] == [12_288, 3_072, 768]
     assert base["f2"]["psnr_db"] > base["f4"]["psnr_db"] > base["f8"]["psnr_db"] > 10
+
+
+def test_the_curve_reads_the_ema_weights_of_a_text_to_image_training_checkpoint(tmp_path):
+    from course_utils.text_to_image import TextToImageModel, build_text_encoder, build_unet, train_tokenizer
+    from course_utils.training import TrainConfig, load_training_checkpoint, train
+    from sd_tiny import TINY_SD
+    tokenizer = train_tokenizer(["squirrel fishing by a river"], max_length=TINY_SD.max_length)
+    model = TextToImageModel(build_text_encoder(TINY_SD, tokenizer), build_unet(TINY_SD), torch.linspace(0.99, 0.01, 10))
+    before = {k: v.clone() for k, v in model.unet.state_dict().items()}
+    batch = lambda step, g: torch.randn(2, 4, TINY_SD.latent_size, TINY_SD.latent_size, generator=g)  # noqa: E731
+    loss = lambda m, z, g: m(z, torch.zeros(2, dtype=torch.long), torch.zeros(2, 16, dtype=torch.long)).pow(2).mean()  # noqa: E731
+    train(model, loss, batch, TrainConfig(steps=2, lr=1e-2, ema_decay=0.5, run_dir=str(tmp_path)), progress=False)
+    parts = t2i_curve.ema_parts(load_training_checkpoint(tmp_path / "checkpoint.safetensors")[0])
+    assert set(parts["unet"]) == set(before) and set(parts["text_encoder"]) == set(model.text_encoder.state_dict())
+    assert any(not torch.equal(parts["unet"][k], before[k]) for k in before)          # trained, not the initial weights
+    assert any(not torch.equal(parts["unet"][k], v) for k, v in model.unet.state_dict().items())   # the EMA, not the last
+    with pytest.raises(ValueError, match="no EMA weights"):
+        t2i_curve.ema_parts({"model.unet.w": torch.zeros(1)})

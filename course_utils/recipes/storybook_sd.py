@@ -1,4 +1,4 @@
-"""How ``data/storybook-sd`` is made: ``python -m course_utils.train storybook-sd`` (about 45 min on 2 cores).
+"""How ``data/storybook-sd`` is made: ``python -m course_utils.train storybook-sd`` (about 95 min on 2 cores).
 
 The tiny Stable Diffusion of ``course_utils.text_to_image`` (notebook 07), trained in stages:
 
@@ -101,7 +101,8 @@ RECIPE_64 = Recipe()
 #: chosen by held-out adherence on a validation set. Its shape and loss weights come from experiments/autoencoder_f8:
 #: 4 latent channels, as SD 1.x (8 did not clearly help); the discriminator only after the 2400 steps of the best
 #: measured run (21.6 dB, 99.2 % adherence), since joining at 1200 made every measure worse. (The study kept the
-#: learning rate constant; the recipe decays it, as its other stages do. The 3600-step schedule is not measured yet.)
+#: learning rate constant; the recipe decays it.) The shipped build measured the schedule on 240 fresh renders: at step
+#: 2400, before the discriminator, 21.7 dB, 98.3 % adherence, detail 0.41; at 3600, with it, 20.1 dB, 99.6 %, detail 1.10.
 RECIPE_128 = Recipe(
     image_size=128, vae_crop=128, vae_batch=4, vae_steps=3600, vae_lr=1e-3, vae_betas=(0.9, 0.99),
     vae=AutoencoderConfig(block_out_channels=(16, 32, 64, 64), latent_channels=4, norm_num_groups=8, sample_size=128,
