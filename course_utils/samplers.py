@@ -6,6 +6,10 @@
         model_output = denoise(x_in, t)                      # ε̂ (or v̂) from the network
         x = scheduler.step(model_output, t, x, generator=generator).prev_sample
 
+Editing (notebook 10) starts the same loop part-way: from given ``latents`` at the ``start_step``-th
+timestep (img2img, inversion), and can change x after each step (``after_step``: inpainting blends
+the known part back in).
+
 It works with the course's schedulers (``course_utils.schedulers``) and diffusers' (DDPM, DDIM,
 DPMSolverMultistep, EulerDiscrete …). The caller wraps its network as ``denoise(x_t, t)``, e.g.
 ``lambda x, t: unet(x, t).sample``. The start noise is drawn on the CPU from ``generator`` and moved
@@ -46,7 +50,8 @@ def predicted_x0(scheduler: Any, model_output: torch.Tensor, x_t: torch.Tensor, 
     raise ValueError(f"prediction_type {prediction_type!r} is not one the sampler knows (epsilon, v_prediction, sample).")
 
 
-def _check_args(denoise, shape, generator, num_inference_steps, device: torch.device) -> tuple[int, ...]:
+def _check_args(denoise, shape, generator, num_inference_steps, device: torch.device,
+                may_omit_generator: bool = False) -> tuple[int, ...]:
     if not callable(denoise):
         raise TypeError("denoise must be a function denoise(x_t, t) -> model output, "
                         "e.g. lambda x, t: unet(x, t).sample.")
@@ -55,6 +60,8 @@ def _check_args(denoise, shape, generator, num_inference_steps, device: torch.de
     shape = tuple(shape)
     if not shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ValueError(f"shape must be a tuple of positive ints such as (4, 3, 32, 32), got {shape!r}.")
+    if generator is None and may_omit_generator:
+        return shape
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator (make_generator(seed)), got {type(generator).__name__}.")
     if generator.device.type != "cpu":
@@ -65,22 +72,32 @@ def _check_args(denoise, shape, generator, num_inference_steps, device: torch.de
 
 def sample(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generator: torch.Generator,
            num_inference_steps: int, callback: Callback | None = None, device: str | torch.device | None = None,
-           progress: bool = False, eta: float | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+           progress: bool = False, eta: float | None = None, dtype: torch.dtype = torch.float32,
+           latents: torch.Tensor | None = None, start_step: int = 0, stop_step: int | None = None,
+           after_step: Callable[[int, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Run the reverse process and return the final sample ``[*shape]`` on ``device``.
 
     denoise(x_t, t) → model output shaped like x_t; scheduler: ours or diffusers'; generator: a CPU
     generator for the start noise and every noisy step; eta: passed to schedulers whose step takes it (DDIM).
     callback(step_index, t, x_t, pred_x0) runs once per step with the model's input x_t and its x̂_0.
+    latents: start from this x [*shape] instead of drawing noise; start_step: skip the first timesteps
+    of the num_inference_steps-step schedule (img2img starts at its strength's timestep) and stop before
+    step ``stop_step`` (a partial inversion stops part-way up); after_step(i, x)
+    returns the x that the next step starts from. A scheduler whose step draws nothing and takes no
+    generator (DDIMInverseScheduler) may run from given latents with generator=None.
     """
     device = check_device(device) if device is not None else pick_device()
-    shape = _check_args(denoise, shape, generator, num_inference_steps, device)
+    takes_generator = "generator" in inspect.signature(scheduler.step).parameters if callable(
+        getattr(scheduler, "step", None)) else True
+    shape = _check_args(denoise, shape, generator, num_inference_steps, device,
+                        may_omit_generator=latents is not None and not takes_generator)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating-point torch.dtype such as torch.float32, got {dtype!r}.")
     for name in ("set_timesteps", "step", "scale_model_input"):
         if not callable(getattr(scheduler, name, None)):
             raise TypeError(f"scheduler must be a scheduler (ours or diffusers', e.g. DDIMScheduler()), got "
                             f"{type(scheduler).__name__}, which has no {name}().")
-    step_kwargs: dict[str, Any] = {"generator": generator}
+    step_kwargs: dict[str, Any] = {"generator": generator} if takes_generator else {}
     if eta is not None:
         if "eta" not in inspect.signature(scheduler.step).parameters:
             raise ValueError(f"{type(scheduler).__name__}.step takes no eta; drop eta= (it is DDIM's knob).")
@@ -90,17 +107,34 @@ def sample(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generat
     if T is not None and num_inference_steps > T:
         raise ValueError(f"num_inference_steps={num_inference_steps} is more than the scheduler's "
                          f"num_train_timesteps={T}; use at most {T}.")
+    if isinstance(start_step, bool) or not isinstance(start_step, int) or not 0 <= start_step < num_inference_steps:
+        raise ValueError(f"start_step must be a whole number from 0 to num_inference_steps − 1 = "
+                         f"{num_inference_steps - 1}, got {start_step!r}.")
+    stop = num_inference_steps if stop_step is None else stop_step
+    if isinstance(stop, bool) or not isinstance(stop, int) or not start_step < stop <= num_inference_steps:
+        raise ValueError(f"stop_step must be a whole number from start_step + 1 = {start_step + 1} to "
+                         f"num_inference_steps = {num_inference_steps}, got {stop_step!r}.")
     scheduler.set_timesteps(num_inference_steps, device=device)
     ts = scheduler.timesteps
-    if getattr(scheduler, "order", 1) == 1 and len(ts) > 1 and not bool((ts[1:] < ts[:-1]).all()):
+    monotone = bool((ts[1:] < ts[:-1]).all()) or bool((ts[1:] > ts[:-1]).all())    # inversion counts up
+    if getattr(scheduler, "order", 1) == 1 and len(ts) > 1 and not monotone:
         # a repeated timestep is a step of size 0: multistep solvers divide by it and return NaN
         # (order-2 schedulers such as Heun and KDPM2 list each timestep twice on purpose)
         raise ValueError(f"{type(scheduler).__name__} repeats a timestep at num_inference_steps={num_inference_steps} "
                          "(its spacing rounds more steps than it has distinct timesteps), which would give NaN; "
                          "use fewer steps.")
-    # x_T ~ N(0, σ_init² I), drawn on the CPU
-    x = gaussian_noise(shape, generator, device=device, dtype=dtype) * scheduler.init_noise_sigma
-    for i, t in enumerate(tqdm(scheduler.timesteps, disable=not progress, desc="sampling", leave=False)):
+    if latents is None:
+        # x_T ~ N(0, σ_init² I), drawn on the CPU
+        x = gaussian_noise(shape, generator, device=device, dtype=dtype) * scheduler.init_noise_sigma
+    elif not isinstance(latents, torch.Tensor) or tuple(latents.shape) != shape:
+        got = tuple(latents.shape) if isinstance(latents, torch.Tensor) else type(latents).__name__
+        raise ValueError(f"latents must be a tensor of the sample's shape {shape}, got {got}.")
+    else:
+        x = latents.to(device=device, dtype=dtype)
+    first = start_step * getattr(scheduler, "order", 1)
+    if first and hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(first)          # multistep solvers count their steps from here
+    for i, t in enumerate(tqdm(scheduler.timesteps[first:stop * getattr(scheduler, "order", 1)], disable=not progress, desc="sampling", leave=False)):
         x_in = scheduler.scale_model_input(x, t)
         with torch.no_grad():
             model_output = denoise(x_in, t)
@@ -116,6 +150,8 @@ def sample(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...], *, generat
             pred = getattr(out, "pred_original_sample", None)
             callback(i, t, x_in, pred if pred is not None else predicted_x0(scheduler, model_output, x_in, t))
         x = out.prev_sample
+        if after_step is not None:
+            x = after_step(i, x)
     return x
 
 
