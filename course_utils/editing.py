@@ -30,7 +30,7 @@ from .storybook import normalize_caption
 from .text_to_image import encode_text, tokenize
 
 __all__ = ["image_size", "check_image", "check_mask", "check_strength", "encode", "decode", "embed_prompts",
-           "start_step", "img2img", "ddim_schedulers", "invert", "regenerate", "edit", "latent_mask", "inpaint",
+           "start_step", "img2img", "ddim_schedulers", "invert", "regenerate", "edit", "grow_mask", "latent_mask", "inpaint",
            "lerp", "slerp"]
 
 #: Guidance of a one-word edit (ε(source) + w·(ε(target) − ε(source))): chosen in notebook 10 by measured edit success.
@@ -244,6 +244,14 @@ def edit(pipe, image: torch.Tensor, source_prompt: str | Sequence[str], target_p
 
 
 # ----------------------------------------------------------------------------- inpainting
+def grow_mask(mask: torch.Tensor, pixels: int) -> torch.Tensor:
+    """A binary mask [N, 1, H, W] grown by ``pixels`` on every side (a square max filter): room for a new shape."""
+    if isinstance(pixels, bool) or not isinstance(pixels, int) or pixels < 0:
+        raise ValueError(f"pixels must be a whole number ≥ 0, got {pixels!r}.")
+    m = mask.float()[:, None] if mask.dim() == 3 else mask.float()
+    return F.max_pool2d(m, 2 * pixels + 1, stride=1, padding=pixels) if pixels else m
+
+
 def latent_mask(mask: torch.Tensor, factor: int) -> torch.Tensor:
     """A pixel mask [N, 1, H, W] → the latent cells it touches [N, 1, H/f, W/f] (a cell with any masked pixel is 1)."""
     return F.max_pool2d(mask, kernel_size=factor)
