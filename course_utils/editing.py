@@ -181,7 +181,7 @@ def img2img(pipe, image: torch.Tensor, prompt: str | Sequence[str], *, strength:
 # ----------------------------------------------------------------------------- inversion and edits
 def ddim_schedulers(pipe) -> tuple[DDIMScheduler, DDIMInverseScheduler]:
     """DDIM (η = 0) and its inverse on the pipeline's noise schedule, with the same trailing timesteps."""
-    settings = dict(clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing", steps_offset=0)
+    settings = dict(clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing", steps_offset=1)
     return (DDIMScheduler.from_config(pipe.scheduler.config, **settings),
             DDIMInverseScheduler.from_config(pipe.scheduler.config, **settings))
 
