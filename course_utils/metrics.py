@@ -10,6 +10,8 @@
 - ``attention_in_region(attn, mask)``: how much of a word's attention map falls on the region its
   word names (a mask from ``storybook.render_masks``), against that region's share of the image.
 - ``sharpness(images)``: detail, as the mean |Laplacian| per pixel (blur scores low).
+- ``nearest_neighbours(queries, pool)``: each query's distance to its nearest pool image, in pixels or in
+  judge features (a memorisation check: is a sample a copy of a training picture?).
 
 Images are float tensors [N, 3, H, W] in [-1, 1] with H = W = 32, 64 or 128. Real renders give a floor,
 not zero: two independent sets of 1000 renders differ a little (``benchmarks/metrics_floor.py``).
@@ -31,7 +33,7 @@ from .judge import ATTRIBUTES, KIND, Judge, load
 
 __all__ = ["load_judge", "check_images", "judge_features", "judge_labels", "adherence", "frechet_distance",
            "judge_fid", "polynomial_mmd2", "judge_kid", "coverage", "mean_pairwise_distance", "diversity",
-           "adherence_and_diversity", "attention_in_region", "sharpness"]
+           "adherence_and_diversity", "attention_in_region", "sharpness", "nearest_neighbours"]
 
 
 @lru_cache(maxsize=4)
@@ -280,3 +282,35 @@ def sharpness(images: torch.Tensor) -> float:
     # ∇²x ≈ x[i−1, j] + x[i+1, j] + x[i, j−1] + x[i, j+1] − 4 x[i, j]   (inner pixels)
     lap = x[..., :-2, 1:-1] + x[..., 2:, 1:-1] + x[..., 1:-1, :-2] + x[..., 1:-1, 2:] - 4 * x[..., 1:-1, 1:-1]
     return float(lap.abs().mean())
+
+
+def nearest_neighbours(queries: torch.Tensor, pool: torch.Tensor, *, space: str = "pixels",
+                       batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each query image, (distance to its nearest ``pool`` image [N], that image's index [N]).
+
+    space "pixels": the root-mean-square difference per pixel value, with the queries resized to the pool's
+    size (area average); "judge": the Euclidean distance between judge features. A copy of a pool image
+    is at 0; a new picture is as far as a fresh render of the same world is.
+    """
+    check_images(queries, "queries")
+    check_images(pool, "pool")
+    if space not in ("pixels", "judge"):
+        raise ValueError(f"space must be 'pixels' or 'judge', got {space!r}.")
+    if space == "judge":
+        q = torch.from_numpy(judge_features(queries))
+        chunks = [torch.from_numpy(judge_features(pool[i:i + batch_size])) for i in range(0, len(pool), batch_size)]
+        scale = 1.0
+    else:
+        side = pool.shape[-1]
+        q = torch.nn.functional.interpolate(queries.float(), size=side, mode="area").flatten(1).double()
+        chunks = [pool[i:i + batch_size].flatten(1).double() for i in range(0, len(pool), batch_size)]
+        scale = q.shape[1] ** -0.5                   # ‖a − b‖ / √D: the RMS difference per pixel value
+    best_d = torch.full((len(q),), float("inf"), dtype=torch.float64)
+    best_i = torch.zeros(len(q), dtype=torch.long)
+    start = 0
+    for chunk in chunks:
+        d, i = torch.cdist(q, chunk).min(dim=1)
+        better = d < best_d
+        best_d[better], best_i[better] = d[better], i[better] + start
+        start += len(chunk)
+    return (best_d * scale).float(), best_i

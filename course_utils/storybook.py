@@ -34,7 +34,8 @@ from .storybook_draw import ANIMAL, PLACE, PLACE_REGIONS, PROP, draw_scene
 __all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
            "compositions", "train_compositions", "caption", "normalize_caption", "parse_caption", "labels_of",
            "composition_of", "render", "render_batch", "render_masks", "render_background", "MASK_NAMES",
-           "PLACE_REGIONS", "render_for_split", "sample_batch", "reference_renders", "render_pool", "pool_batches",
+           "PLACE_REGIONS", "render_for_split", "sample_batch", "reference_renders", "render_pool", "render_captioned_pool",
+           "pool_batches",
            "StorybookDataset", "gallery"]
 
 SUBJECTS = ("squirrel", "fox", "rabbit", "bear", "owl", "frog")
@@ -264,6 +265,23 @@ def render_pool(n: int, seed: int = 0, split: str = "train", size: int = 32) -> 
     """``n`` renders [n, 3, size, size] of ``split``, drawn once with generator ``seed`` (rendering every
     batch afresh would cost as much as a small model's training step on this CPU)."""
     return sample_batch(n, make_generator(seed), size, split=split)[0]
+
+
+def render_captioned_pool(n: int, seed: int, split: str = "train", size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` renders cycling through the split's compositions: (uint8 images [n, 3, size, size], comp ids [n]).
+
+    The text-to-image model's training pool is ``render_captioned_pool(10_800, seed=0, size=128)``; each render's
+    seed is the same at every size, so ``size=32`` gives the same scenes, smaller (notebook 10's memorisation check)."""
+    pool = compositions(split)
+    g = make_generator(seed)
+    comp = torch.arange(n) % len(pool)
+    seeds = torch.randint(0, 2**62, (n,), generator=g).tolist()
+    images = torch.empty(n, 3, size, size, dtype=torch.uint8)
+    for i in range(0, n, 512):
+        x = render_batch([pool[c] for c in comp[i:i + 512].tolist()], seeds[i:i + 512], size)
+        # pixel = round((x + 1) / 2 · 255)
+        images[i:i + 512] = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return images, comp
 
 
 def pool_batches(pool: torch.Tensor, batch_size: int = 64) -> Callable[[int, torch.Generator], torch.Tensor]:

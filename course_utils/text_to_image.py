@@ -266,11 +266,12 @@ def untrained_pipeline(config: SDConfig | None = None, vae_config=None, *, seed:
 @torch.no_grad()
 def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str], *, generator: torch.Generator,
                           num_inference_steps: int = 25, guidance_scale: float | None = None,
-                          callback=None) -> torch.Tensor:
+                          callback=None, negative_prompts: Sequence[str] | None = None) -> torch.Tensor:
     """What ``pipe(prompts, generator=…, output_type="pt")`` computes, from the course's pieces: images [B, 3, H, W] in [0, 1].
 
     Without a ``guidance_scale`` it uses the pipeline's default (the one its recipe chose). (For guidance_scale
-    ≤ 1 diffusers skips guidance and runs the conditional model alone; this always guides.)
+    ≤ 1 diffusers skips guidance and runs the conditional model alone; this always guides.) A negative prompt
+    takes the empty prompt's place in guidance, as ``pipe(…, negative_prompt=…)`` does (notebook 10).
     """
     if guidance_scale is None:
         guidance_scale = getattr(pipe, "default_guidance", DEFAULT_GUIDANCE)
@@ -278,9 +279,12 @@ def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str],
     prompts = [prompts] if isinstance(prompts, str) else list(prompts) if isinstance(prompts, (list, tuple)) else None
     if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
         raise ValueError("prompts must be a non-empty text or list of texts such as ['squirrel fishing by a river'].")
-    # 1. prompt → token ids [B, L] → text embeddings [B, L, D]; the empty prompt is the unconditional one
+    # 1. prompt → token ids [B, L] → text embeddings [B, L, D]; the empty (or negative) prompt is the unconditional one
     cond = encode_text(text_encoder, tokenize(tokenizer, prompts))
-    uncond = encode_text(text_encoder, tokenize(tokenizer, [""] * len(prompts)))
+    negatives = [""] * len(prompts) if negative_prompts is None else list(negative_prompts)
+    if len(negatives) != len(prompts) or not all(isinstance(p, str) for p in negatives):
+        raise ValueError(f"negative_prompts must be one text per prompt ({len(prompts)}), got {negative_prompts!r}.")
+    uncond = encode_text(text_encoder, tokenize(tokenizer, negatives))
     # 2. the UNet, guided: one forward pass on [uncond; cond]
     denoise = guided_denoise(lambda z, t, c: unet(z, t, encoder_hidden_states=c).sample, cond, uncond, guidance_scale)
     # 3. seeded noise [B, 4, h, w] → the scheduler's loop → clean latents

@@ -40,7 +40,7 @@ from _common import device_label, save  # noqa: E402
 
 from course_utils import metrics  # noqa: E402
 from course_utils.evaluation import reconstruction_report  # noqa: E402
-from course_utils.recipes.storybook_sd import render_captioned_pool  # noqa: E402
+from course_utils.storybook import render_captioned_pool  # noqa: E402
 from course_utils.sd_autoencoder import (AdversarialWeights, AutoencoderConfig, AutoencoderWithCritic,  # noqa: E402
                                          JudgePerceptual, PatchDiscriminator, adversarial_objectives,
                                          build_autoencoder)

@@ -120,6 +120,22 @@ def test_hand_written_loop_equals_stable_diffusion_pipeline(tiny_pipe):
     assert float((ours - theirs).abs().max()) <= 1e-5
 
 
+def test_a_negative_prompt_is_the_unconditional_branch_replaced(tiny_pipe):
+    """pipe(…, negative_prompt=n) is the hand-written loop with n's embeddings where the empty prompt's were."""
+    from course_utils.text_to_image import text_to_image_by_hand
+    prompts, negatives = ["squirrel fishing by a river"] * 2, ["fox", "in the snow"]
+    ours = text_to_image_by_hand(tiny_pipe, prompts, generator=make_generator(5), num_inference_steps=3,
+                                 guidance_scale=4.0, negative_prompts=negatives)
+    theirs = tiny_pipe(prompts, negative_prompt=negatives, generator=make_generator(5), num_inference_steps=3,
+                       guidance_scale=4.0, output_type="pt").images
+    assert float((ours - theirs).abs().max()) <= 1e-5
+    plain = text_to_image_by_hand(tiny_pipe, prompts, generator=make_generator(5), num_inference_steps=3,
+                                  guidance_scale=4.0)
+    assert float((ours - plain).abs().max()) > 1e-3                    # the negative prompt changed the picture
+    with pytest.raises(ValueError, match="one text per prompt"):
+        text_to_image_by_hand(tiny_pipe, prompts, generator=make_generator(5), negative_prompts=["fox"])
+
+
 def test_guidance_above_the_maximum_is_refused_by_the_hand_written_guidance_too():
     from course_utils.guidance import MAX_GUIDANCE
     assert check_guidance_scale(MAX_GUIDANCE) == MAX_GUIDANCE

@@ -227,3 +227,18 @@ def test_adherence_refuses_labels_it_cannot_score(real_a, labels, error, match):
     # an out-of-range label used to count as a miss: a silent wrong score
     with pytest.raises(error, match=match):
         metrics.adherence(real_a[0][:2], labels)
+
+
+def test_nearest_neighbours_finds_a_copy_at_zero_and_a_new_picture_further_away():
+    from course_utils.storybook import render_batch
+    pool = render_batch([("fox", "reading", "in a forest")] * 6 + [("owl", "sleeping", "on a beach")] * 6,
+                        list(range(12)), 32)
+    copy = torch.nn.functional.interpolate(pool[7:8], size=128, mode="nearest")     # pool image 7, bigger
+    fresh = torch.nn.functional.interpolate(render_batch([("owl", "sleeping", "on a beach")], [99], 32), size=128,
+                                            mode="nearest")
+    for space in ("pixels", "judge"):
+        d, i = metrics.nearest_neighbours(torch.cat([copy, fresh]), pool, space=space, batch_size=5)
+        assert i[0] == 7 and float(d[0]) < 1e-4
+        assert float(d[1]) > 0.01 and 6 <= int(i[1]) < 12         # nearest to its own composition
+    with pytest.raises(ValueError, match="space must be 'pixels' or 'judge'"):
+        metrics.nearest_neighbours(fresh, pool, space="inception")

@@ -194,11 +194,11 @@ def test_record_metrics_writes_the_evaluation_into_the_record(tmp_path, monkeypa
 
 # ----------------------------------------------------------------------------- storybook-sd
 def test_render_captioned_pool_is_seeded_and_cycles_through_the_training_compositions():
-    images, comp = storybook_sd.render_captioned_pool(5, seed=3)
-    again, _ = storybook_sd.render_captioned_pool(5, seed=3)
+    images, comp = storybook.render_captioned_pool(5, seed=3)
+    again, _ = storybook.render_captioned_pool(5, seed=3)
     assert images.dtype == torch.uint8 and images.shape == (5, 3, 64, 64) and torch.equal(images, again)
     assert comp.tolist() == [0, 1, 2, 3, 4]
-    assert not torch.equal(storybook_sd.render_captioned_pool(5, seed=4)[0], images)
+    assert not torch.equal(storybook.render_captioned_pool(5, seed=4)[0], images)
 
 
 def test_random_crops_are_windows_of_the_images():

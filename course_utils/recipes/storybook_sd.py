@@ -46,7 +46,7 @@ from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, buil
 from ..training import TrainConfig, train
 from .record import machine_fields
 
-__all__ = ["Recipe", "RECIPE", "RECIPE_64", "RECIPE_128", "render_captioned_pool", "pool_images", "random_crops", "partial_caption", "build"]
+__all__ = ["Recipe", "RECIPE", "RECIPE_64", "RECIPE_128", "pool_images", "random_crops", "partial_caption", "build"]
 
 NAME = "storybook-sd"
 #: sub-folder of data/storybook-sd with the autoencoder as it was when the discriminator joined (notebook 07)
@@ -115,20 +115,6 @@ RECIPE = RECIPE_128
 
 
 # ----------------------------------------------------------------------------- data
-def render_captioned_pool(n: int, seed: int, split: str = "train", size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` renders cycling through the split's compositions: (uint8 images [n, 3, size, size], comp ids [n])."""
-    pool = storybook.compositions(split)
-    g = make_generator(seed)
-    comp = torch.arange(n) % len(pool)
-    seeds = torch.randint(0, 2**62, (n,), generator=g).tolist()
-    images = torch.empty(n, 3, size, size, dtype=torch.uint8)
-    for i in range(0, n, 512):
-        x = storybook.render_batch([pool[c] for c in comp[i:i + 512].tolist()], seeds[i:i + 512], size)
-        # pixel = round((x + 1) / 2 · 255)
-        images[i:i + 512] = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return images, comp
-
-
 def pool_images(images: torch.Tensor) -> torch.Tensor:
     """uint8 pool images → float [N, 3, 64, 64] in [-1, 1]."""
     return images.float() / 127.5 - 1.0
@@ -195,7 +181,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     # 2. the pool of training renders, then the VAE
     pool, times["render_pool_s"] = _cached(
         run_dir / "pool.safetensors",
-        lambda: dict(zip(("images", "comp"), render_captioned_pool(recipe.pool_size, recipe.seed, size=recipe.image_size))),
+        lambda: dict(zip(("images", "comp"), storybook.render_captioned_pool(recipe.pool_size, recipe.seed, size=recipe.image_size))),
         "render_pool", key={"pool_size": recipe.pool_size, "seed": recipe.seed, "size": recipe.image_size})
     images, comp = pool["images"], pool["comp"]
     vae, vae_result = _train_autoencoder(recipe, images, run_dir, progress)
