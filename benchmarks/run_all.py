@@ -35,6 +35,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("text_to_image_speed", ["text_to_image_speed.py"], False),
     ("word_localisation", ["word_localisation.py"], False),
     ("autoencoder_quality", ["autoencoder_quality.py"], False),
+    ("editing_quality", ["editing_quality.py"], False),
     ("pixel_guidance", ["pixel_guidance.py"], True),
     ("course_time_fast", ["course_time.py", "--mode", "fast"], False),
     ("install", ["install_time.py"], True),
@@ -140,10 +141,46 @@ def targets() -> list[tuple[str, str, str]]:
             r = wl["rows"]["held_out"][name]
             rows.append((f"cross-attention of the {word}, mass share / area share ({wl['rows']['held_out']['n']} "
                          f"held-out renders, {wl['rows']['held_out']['map_side']}² maps)", goal, f"{r['ratio']:.2f}×"))
+    rows += editing_targets(load("editing_quality"))
     if cg:
         rows.append(("judge-FID at 500 samples: VAE / GAN / diffusion DDIM-25 (lower is better)", "reported",
                      " / ".join(f"{cg[m]['fid']:.1f}" for m in ("VAE", "GAN", "diffusion DDIM-25") if m in cg)))
     return rows
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def editing_targets(ed: dict | None) -> list[tuple[str, str, str]]:
+    """Issue #19's rows (notebook 10's edits), from benchmarks/results/editing_quality.json; an exact PSNR is null."""
+    if not ed:
+        return []
+    db = lambda v: "exact" if v is None else f"{v:.1f} dB"             # noqa: E731
+    share = lambda v: "none" if v is None else f"{v:.0%}"              # noqa: E731
+    rt, inv, edits, ip, i2i = ed["round_trip"]["mean"], ed["inversion"], ed["edits"], ed["inpainting"], ed["img2img"]
+    n = f"{ed['n']} renders"
+    outside = ip["outside_keep_outside"]["mean"]
+    kinds = ", ".join(f"{kind} {v['all']:.0%}" for kind, v in edits["by_kind"].items())
+    return [
+        (f"inversion: edit(p → p) against the VAE round trip, PSNR ({n}, {ed['edit_steps']} DDIM steps)", "≥ 25 dB",
+         f"{db(inv['vs_round_trip']['mean'])} (min {db(inv['vs_round_trip']['min'])}), "
+         f"{_met(inv['vs_round_trip']['mean'] >= 25)}"),
+        (f"one-word edits, judge reads the edited caption ({n}, w = {ed['edit_guidance']:g})", "≥ 80%",
+         f"{edits['all']:.0%} ({kinds}), {_met(edits['all'] >= 0.8)}; the new word read in {edits['changed']:.0%}, "
+         f"all three to a seen / held-out composition {share(edits.get('all_seen_targets'))} / "
+         f"{share(edits.get('all_held_out_targets'))} ({ed['n'] - edits['held_out_targets']} / "
+         f"{edits['held_out_targets']})"),
+        (f"inpainting, judge reads the new animal ({n}, animal mask + {ip['grow_px']} px)", "≥ 80%",
+         f"{ip['subject']:.0%} (all three {ip['all']:.0%}), {_met(ip['subject'] >= 0.8)}"),
+        ("… outside the mask, PSNR to the input (pasted back; blended in latent space only: to the input / "
+         "round trip)",
+         "≥ 30 dB", f"{db(outside)}, {_met(outside is None or outside >= 30)} (blended only: "
+         f"{db(ip['outside_blended_vs_input']['mean'])} / {db(ip['outside_blended_vs_round_trip']['mean'])})"),
+        (f"img2img at strength 0.3, PSNR to the input (to the round trip; {n})", "≥ 22 dB",
+         f"{db(i2i['vs_input']['mean'])}, {_met(i2i['vs_input']['mean'] >= 22)} ({db(i2i['vs_round_trip']['mean'])}; "
+         f"limit: the VAE's round trip alone is {db(rt)})"),
+    ]
 
 
 def main() -> int:
