@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -55,16 +57,13 @@ def _copy_without_outputs(src: Path, dst: Path) -> None:
     dst.write_text(json.dumps(nb))
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """``(base_url, token)`` of a JupyterLab serving copies of the notebooks under test."""
-    require_browser()
-    home = tmp_path_factory.mktemp("lab")
+@contextmanager
+def serve_lab(home: Path, notebooks: list[Path]) -> Iterator[tuple[str, str]]:
+    """``(base_url, token)`` of a JupyterLab in ``home`` serving output-free copies of ``notebooks``."""
     root = home / "notebooks"
     root.mkdir()
-    for stem in CASES:
-        if (NOTEBOOKS / f"{stem}.ipynb").is_file():
-            _copy_without_outputs(NOTEBOOKS / f"{stem}.ipynb", root / f"{stem}.ipynb")
+    for src in notebooks:
+        _copy_without_outputs(src, root / src.name)
     # a fresh config folder: no news pop-up asking to go online
     (home / "config" / "labconfig").mkdir(parents=True)
     (home / "config" / "labconfig" / "page_config.json").write_text(
@@ -97,8 +96,18 @@ def lab(tmp_path_factory):
             proc.wait()
 
 
-def run_all(page, base: str, token: str, stem: str) -> None:
-    """Open the notebook, clear its outputs, run all cells from the Run menu, wait, and fail on an error."""
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """``(base_url, token)`` of a JupyterLab serving copies of the notebooks under test."""
+    require_browser()
+    notebooks = [NOTEBOOKS / f"{stem}.ipynb" for stem in CASES if (NOTEBOOKS / f"{stem}.ipynb").is_file()]
+    with serve_lab(tmp_path_factory.mktemp("lab"), notebooks) as served:
+        yield served
+
+
+def run_all(page, base: str, token: str, stem: str, run_s: float = RUN_S) -> None:
+    """Open the notebook, clear its outputs, run all cells from the Run menu, wait (up to ``run_s``), and fail
+    on an error."""
     page.goto(f"{base}/lab/tree/{stem}.ipynb?reset&token={token}")     # reset: no tabs from the last test
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=STARTUP_S * 1000)
@@ -120,7 +129,7 @@ def run_all(page, base: str, token: str, stem: str) -> None:
             const status = Array.from(document.querySelectorAll('#jp-main-statusbar .jp-StatusBar-TextItem'))
                 .some(s => / \\| Idle$/.test(s.textContent));
             return status && prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""", timeout=RUN_S * 1000, polling=500)
+        }""", timeout=run_s * 1000, polling=500)
     errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] pre",
                               has_text=re.compile(r"Traceback|Error"))
     assert errors.count() == 0, f"{stem}: a cell raised:\n{errors.first.inner_text()[:1500]}"
