@@ -9,6 +9,7 @@ from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline
 from course_utils import editing as E
 from course_utils.metrics import adherence
 from course_utils.pipelines import load_text_to_image
+from course_utils.sd_autoencoder import psnr as psnr_of_mse
 from course_utils.seeding import make_generator
 from course_utils.storybook import render, render_masks
 
@@ -18,7 +19,7 @@ P = "squirrel fishing by a river"
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(10 * torch.log10(4 / ((a - b) ** 2).mean()))
+    return psnr_of_mse(float(((a - b) ** 2).mean()))
 
 
 @pytest.fixture(scope="module")
