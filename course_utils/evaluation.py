@@ -5,6 +5,7 @@
     adherence_report(pipe, per_group=…)       the text-to-image model's adherence, seen / held-out (07)
     choose_guidance(pipe, scales, …)          the guidance scale with the best held-out adherence on a validation set
     reconstruction_report(vae, n=…)           an autoencoder's round trip of fresh renders: PSNR, adherence, detail (07)
+    redraw_fidelity(pipe, n=…)                img2img of fresh renders with their own caption: PSNR inside the subject (07)
     accuracy_table(judge, per_composition=…)  how well the judge itself reads fresh renders (04, 08)
     word_localisation(pipe, n=…)              does each word's cross-attention fall on what it names (07)
     sample_quality(pipe, n=…, guidance_scale=…)  text-to-image samples against renders: judge-FID vs the floor, detail
@@ -21,15 +22,16 @@ from typing import Sequence
 import torch
 
 from . import metrics, storybook, text_to_image
+from .editing import img2img
 from .denoiser import SAMPLERS, StorybookDenoiser, generate, make_sampler
 from .forward import q_sample
 from .judge import ATTRIBUTES, Judge
-from .sd_autoencoder import reconstruction_errors
+from .sd_autoencoder import psnr, reconstruction_errors
 from .seeding import make_generator
 
 __all__ = ["generate_in_batches", "score_sampler", "evaluate", "evaluation_prompts", "adherence_report",
            "accuracy_table", "feature_rms", "word_localisation", "choose_guidance", "VALIDATION_SEED",
-           "reconstruction_report", "sample_quality"]
+           "reconstruction_report", "redraw_fidelity", "sample_quality"]
 
 #: seeds the validation set draws from (``choose_guidance``); the reported adherence uses ``adherence_report``'s
 #: 10_000 onwards, so the scale is not chosen on the images it is then scored on
@@ -251,23 +253,53 @@ def word_localisation(pipe, *, n: int, seed: int = 40_000, timesteps: Sequence[i
     return out
 
 
-def reconstruction_report(vae, *, n: int, size: int, seed: int = 7, batch_size: int = 32) -> dict:
-    """How much of a picture survives an autoencoder's round trip x → z → x̂, on ``n`` fresh ``size`` px renders
-    cycling through ALL 120 compositions (held-out ones too: an autoencoder never sees captions), seeds from ``seed``:
-
-        psnr_db          10 · log10(2² / MSE(x̂, x))                    (images in [-1, 1])
-        judge_adherence  share of reconstructions the judge reads as their composition (originals: ≈ 1)
-        detail_ratio     sharpness(x̂) / sharpness(x)                   (mean |Laplacian|; 1 = as detailed)
-    """
+def _fresh_renders(n: int, size: int, seed: int) -> tuple[list, torch.Tensor, torch.Tensor]:
+    """``n`` fresh renders cycling through ALL 120 compositions, seeds from ``seed``: (compositions, images, subject)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive number of renders, got {n!r}.")
     comps = [storybook.ALL_COMPOSITIONS[i % len(storybook.ALL_COMPOSITIONS)] for i in range(n)]
     seeds = torch.randint(0, 2**62, (n,), generator=make_generator(seed)).tolist()
-    images = storybook.render_batch(comps, seeds, size)
-    recon, errors = reconstruction_errors(vae, images, batch_size=batch_size)
+    return comps, storybook.render_batch(comps, seeds, size), storybook.subject_masks(comps, seeds, size)
+
+
+def reconstruction_report(vae, *, n: int, size: int, seed: int = 7, batch_size: int = 32) -> dict:
+    """How much of a picture survives an autoencoder's round trip x → z → x̂, on ``n`` fresh ``size`` px renders
+    cycling through ALL 120 compositions (held-out ones too: an autoencoder never sees captions), seeds from ``seed``:
+
+        psnr_db                 10 · log10(2² / MSE(x̂, x))                (images in [-1, 1])
+        subject_psnr_db         the same, inside the animal and prop masks only (where the detail is)
+        judge_adherence         share of reconstructions the judge reads as their composition (originals: ≈ 1)
+        detail_ratio            sharpness(x̂) / sharpness(x)               (mean |Laplacian|; 1 = as detailed)
+        subject_detail_ratio    the same, inside the animal and prop masks
+    """
+    comps, images, subject = _fresh_renders(n, size, seed)
+    recon, errors = reconstruction_errors(vae, images, batch_size=batch_size, subject=subject)
     return {**errors, "judge_adherence": round(metrics.adherence(recon, comps)["all"], 4),
             "judge_adherence_of_originals": round(metrics.adherence(images, comps)["all"], 4),
-            "detail_ratio": round(metrics.sharpness(recon) / metrics.sharpness(images), 3), "n": n, "size": size}
+            "detail_ratio": round(metrics.sharpness(recon) / metrics.sharpness(images), 3),
+            "subject_detail_ratio": round(metrics.sharpness(recon, subject) / metrics.sharpness(images, subject), 3),
+            "n": n, "size": size}
+
+
+def redraw_fidelity(pipe, *, n: int, strength: float = 0.5, seed: int = 8, num_inference_steps: int = 25,
+                    guidance_scale: float | None = None, batch_size: int = 16) -> dict:
+    """Can the whole model draw the subject back where it was? img2img (``editing.img2img``) at ``strength`` of
+    ``n`` fresh 128 px renders of all 120 compositions, each with its own caption (batch i with generator
+    ``seed + i``), scored against the render: PSNR over the image and inside the animal and prop masks.
+    Both the UNet and the decoder must redraw the subject for the subject PSNR to be high."""
+    size = pipe.unet.config.sample_size * pipe.vae_scale_factor
+    comps, images, subject = _fresh_renders(n, size, seed)
+    outs = []
+    for i, first in enumerate(range(0, n, batch_size)):
+        prompts = [storybook.caption(*c) for c in comps[first:first + batch_size]]
+        outs.append(img2img(pipe, images[first:first + batch_size], prompts, strength=strength,
+                            generator=make_generator(seed + i), num_inference_steps=num_inference_steps,
+                            guidance_scale=guidance_scale))
+    err = (torch.cat(outs) - images).pow(2)
+    inside = subject[:, None].expand_as(err)
+    return {"psnr_db": round(psnr(float(err.mean())), 2), "subject_psnr_db": round(psnr(float(err[inside].mean())), 2),
+            "n": n, "strength": strength, "steps": num_inference_steps,
+            "guidance_scale": pipe.default_guidance if guidance_scale is None else guidance_scale}
 
 
 def sample_quality(pipe, *, n: int, guidance_scale: float, num_inference_steps: int, seed: int = 60_000,

@@ -274,14 +274,20 @@ def attention_in_region(attn: torch.Tensor, mask: torch.Tensor) -> tuple[torch.T
     return (mass_share[0] if attn.dim() == 2 else mass_share), area_share
 
 
-def sharpness(images: torch.Tensor) -> float:
-    """Mean |Laplacian| per pixel of images [N, C, H, W] in [-1, 1]: edges score high, blur scores low."""
+def sharpness(images: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """Mean |Laplacian| per pixel of images [N, C, H, W] in [-1, 1]: edges score high, blur scores low.
+    With ``mask`` (bool [N, H, W]) only the pixels inside it count (the animal and its prop, say)."""
     if images.dim() != 4:
         raise ValueError(f"images must have shape [N, C, H, W], got {tuple(images.shape)}.")
     x = images.float().cpu()
     # ∇²x ≈ x[i−1, j] + x[i+1, j] + x[i, j−1] + x[i, j+1] − 4 x[i, j]   (inner pixels)
     lap = x[..., :-2, 1:-1] + x[..., 2:, 1:-1] + x[..., 1:-1, :-2] + x[..., 1:-1, 2:] - 4 * x[..., 1:-1, 1:-1]
-    return float(lap.abs().mean())
+    if mask is None:
+        return float(lap.abs().mean())
+    if mask.shape != (x.shape[0], *x.shape[2:]):
+        raise ValueError(f"mask must be bool [N, H, W] = {(x.shape[0], *x.shape[2:])}, got {tuple(mask.shape)}.")
+    inner = mask[:, None, 1:-1, 1:-1].expand_as(lap)
+    return float(lap.abs()[inner].mean()) if inner.any() else float("nan")
 
 
 def nearest_neighbours(queries: torch.Tensor, pool: torch.Tensor, *, space: str = "pixels",

@@ -28,7 +28,7 @@ from .training import Objective
 
 __all__ = ["AutoencoderConfig", "build_autoencoder", "autoencoder_loss", "encode_latents", "latent_scaling_factor",
            "reconstruction_errors", "psnr", "PatchDiscriminator", "JudgePerceptual", "AutoencoderWithCritic",
-           "AdversarialWeights", "adversarial_objectives"]
+           "AdversarialWeights", "adversarial_objectives", "decoder_parameters", "decoder_finetune_loss"]
 
 
 @dataclass
@@ -100,17 +100,23 @@ def psnr(mse: float, data_range: float = 2.0) -> float:
 
 
 @torch.no_grad()
-def reconstruction_errors(vae: AutoencoderKL, images: torch.Tensor, batch_size: int = 256
-                          ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Decode the posterior means of images [N, 3, H, W]: (reconstructions [N, 3, H, W], {"mse", "psnr_db"})."""
+def reconstruction_errors(vae: AutoencoderKL, images: torch.Tensor, batch_size: int = 256,
+                          subject: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Decode the posterior means of images [N, 3, H, W]: (reconstructions [N, 3, H, W], {"mse", "psnr_db"}).
+    With ``subject`` (bool [N, H, W], the animal and its prop) also the error inside it: "subject_psnr_db"."""
     device = next(vae.parameters()).device
     outs = []
     for i in range(0, len(images), batch_size):
         z = vae.encode(images[i:i + batch_size].to(device)).latent_dist.mean
         outs.append(vae.decode(z).sample.clamp(-1, 1).cpu())
     rec = torch.cat(outs)
-    mse = float(F.mse_loss(rec, images.cpu().float()))       # rec came back to the CPU
-    return rec, {"mse": round(mse, 6), "psnr_db": round(psnr(mse), 2)}
+    err = (rec - images.cpu().float()).pow(2)                # rec came back to the CPU
+    mse = float(err.mean())
+    out = {"mse": round(mse, 6), "psnr_db": round(psnr(mse), 2)}
+    if subject is not None:
+        inside = subject[:, None].expand_as(err)
+        out["subject_psnr_db"] = round(psnr(float(err[inside].mean())), 2)
+    return rec, out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -218,3 +224,37 @@ def adversarial_objectives(model: AutoencoderWithCritic, perceptual: JudgePercep
 
     return [Objective("ae_loss", ae_loss, list(model.vae.parameters())),
             Objective("d_loss", d_loss, list(model.discriminator.parameters()), lr_scale=d_lr_scale)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fine-tuning the decoder alone, as Stable Diffusion's ft-EMA / ft-MSE decoders were (to mend faces): the
+# encoder is frozen, so the latents, the scaling factor and the UNet trained on them all stay valid, and the
+# new decoder is a drop-in. The loss looks harder where the subject is (Make-A-Scene's object-aware loss):
+#   L = Σ w · |x − D(z)| / Σ w  +  p · perceptual(x, D(z)),     z ~ q(z | x),   w = k on the animal and prop, 1 elsewhere
+# ---------------------------------------------------------------------------------------------------------
+def decoder_parameters(vae: AutoencoderKL) -> list[nn.Parameter]:
+    """The weights a decoder fine-tune trains: ``post_quant_conv`` and the decoder (the encoder stays frozen)."""
+    return [*vae.post_quant_conv.parameters(), *vae.decoder.parameters()]
+
+
+def decoder_finetune_loss(perceptual: JudgePerceptual | None, *, subject_weight: float = 5.0,
+                          perceptual_weight: float = 0.1):
+    """The decoder fine-tune's loss ``loss(vae, batch, generator)`` for the one training loop. Batches are
+    ``{"images": [B, 3, H, W] in [-1, 1], "subject": bool [B, H, W]}`` (``storybook.subject_masks``)."""
+    if subject_weight < 1:
+        raise ValueError(f"subject_weight must be ≥ 1 (1 = every pixel counts the same), got {subject_weight!r}.")
+
+    def loss(vae: AutoencoderKL, batch: dict, g: torch.Generator):
+        x, subject = batch["images"], batch["subject"]
+        with torch.no_grad():                          # the frozen encoder: only the decoder learns
+            posterior = vae.encode(x).latent_dist
+            z = posterior.mean + posterior.std * gaussian_noise(posterior.mean.shape, g, device=x.device)
+        x_hat = vae.decode(z).sample.float()
+        w = 1 + (subject_weight - 1) * subject[:, None].to(x.dtype)
+        # Σ w · |x − x̂| / Σ w   (w broadcasts over the three colour channels)
+        rec = (w * (x_hat - x).abs()).sum() / (w.sum() * x.shape[1])
+        if perceptual is None or perceptual_weight == 0:
+            return rec
+        p = perceptual(x, x_hat).mean()
+        return rec + perceptual_weight * p, {"rec": rec.detach(), "perceptual": p.detach()}
+    return loss

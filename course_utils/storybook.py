@@ -31,7 +31,7 @@ from .plotting import show_images
 from .seeding import make_generator, validate_seed
 from .storybook_draw import ANIMAL, PLACE, PLACE_REGIONS, PROP, draw_scene
 
-__all__ = ["SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
+__all__ = ["subject_masks", "subject_batch", "SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
            "compositions", "train_compositions", "caption", "normalize_caption", "parse_caption", "labels_of",
            "composition_of", "render", "render_batch", "render_masks", "render_background", "MASK_NAMES",
            "PLACE_REGIONS", "render_for_split", "sample_batch", "reference_renders", "render_pool", "render_captioned_pool",
@@ -207,6 +207,12 @@ def render_masks(subject: str, action: str, place: str, *, seed: int, size: int 
     return torch.from_numpy(masks)
 
 
+def subject_masks(triples: Sequence[tuple[str, str, str]], seeds: Sequence[int], size: int = 128) -> torch.Tensor:
+    """Where the animal and its prop are in ``render_batch(triples, seeds, size)``: bool [N, size, size]
+    (the union of ``render_masks``' first two channels; the pixels a picture's subject is made of)."""
+    return torch.stack([render_masks(*t, seed=s, size=size)[:2].any(0) for t, s in zip(triples, seeds)])
+
+
 def render_background(place: str, *, seed: int, size: int = 64) -> torch.Tensor:
     """The scene ``seed`` would show with no animal and no prop: Tensor[3, size, size] in [-1, 1].
 
@@ -241,12 +247,26 @@ def sample_batch(n: int, generator: torch.Generator, size: int = 32, split: str 
         raise ValueError(f"n must be a positive int (the batch size), got {n!r}.")
     if not isinstance(generator, torch.Generator):
         raise TypeError("sample_batch needs a torch.Generator, e.g. seeding.make_generator(0).")
+    triples, seeds = _batch_scenes(n, generator, split)
+    labels = torch.tensor([labels_of(*t) for t in triples], dtype=torch.long)
+    return render_batch(triples, seeds, size), labels
+
+
+def _batch_scenes(n: int, generator: torch.Generator, split: str) -> tuple[list, list[int]]:
+    """The compositions (uniform over ``split``) and render seeds of a random batch, drawn from ``generator``."""
     pool = compositions(split)
     picks = torch.randint(len(pool), (n,), generator=generator).tolist()
     seeds = torch.randint(0, 2**62, (n,), generator=generator).tolist()
-    triples = [pool[i] for i in picks]
-    labels = torch.tensor([labels_of(*t) for t in triples], dtype=torch.long)
-    return render_batch(triples, seeds, size), labels
+    return [pool[i] for i in picks], seeds
+
+
+def subject_batch(n: int, generator: torch.Generator, size: int = 128, split: str = "train") -> dict[str, torch.Tensor]:
+    """The images of ``sample_batch(n, generator, size, split)`` and where their subjects are:
+    ``{"images": [n, 3, size, size], "subject": bool [n, size, size]}`` (a decoder fine-tune's batch)."""
+    if isinstance(n, bool) or not (isinstance(n, int) and n > 0):
+        raise ValueError(f"n must be a positive int (the batch size), got {n!r}.")
+    triples, seeds = _batch_scenes(n, generator, split)
+    return {"images": render_batch(triples, seeds, size), "subject": subject_masks(triples, seeds, size)}
 
 
 def reference_renders(n: int, seed: int = 0, size: int = 32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -42,7 +42,7 @@ LossFn = Callable[[torch.nn.Module, Any, torch.Generator], torch.Tensor]
 
 
 _RUN_FIELDS = ("steps", "lr", "weight_decay", "betas", "warmup_steps", "lr_schedule", "grad_clip", "ema_decay",
-               "seed")
+               "seed", "autocast")
 
 
 def _is_number(value: object) -> bool:
@@ -76,6 +76,7 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 0            # 0 = only at the end (if run_dir is set)
     run_dir: str | None = None           # resume from run_dir/checkpoint.safetensors when it exists
+    autocast: str | None = None          # "bf16": losses computed under bfloat16 autocast (env.training_autocast())
 
     def __post_init__(self):
         """Check every field at once, so a bad value fails here and not steps into a run."""
@@ -96,6 +97,9 @@ class TrainConfig:
             _number(self, "grad_clip", positive=True, extra=" or None (no clipping)")
         if self.ema_decay is not None and not (_is_number(self.ema_decay) and 0.0 < self.ema_decay < 1.0):
             raise ValueError(f"ema_decay must be in (0, 1) or None, got {self.ema_decay!r}.")
+        if self.autocast not in (None, "bf16"):
+            raise ValueError(f"autocast must be None (fp32) or 'bf16', got {self.autocast!r}; "
+                             "env.training_autocast() says which one this machine runs faster.")
         if self.run_dir is not None and not isinstance(self.run_dir, (str, os.PathLike)):
             raise TypeError(f"run_dir must be a folder path or None, got {type(self.run_dir).__name__}.")
 
@@ -299,7 +303,9 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
             opt = optimizers[obj.name]
             for group in opt.param_groups:
                 group["lr"] = config.lr_at(step) * obj.lr_scale
-            value, terms = _split_terms(obj.loss(model, batch, g), obj.name)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.autocast == "bf16"):
+                value, terms = _split_terms(obj.loss(model, batch, g), obj.name)
+            value = value.float() if isinstance(value, torch.Tensor) else value     # bf16 → fp32 for backward
             if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad):
                 got = (f"a tensor of shape {tuple(value.shape)}, requires_grad={value.requires_grad}"
                        if isinstance(value, torch.Tensor) else repr(value))

@@ -8,6 +8,7 @@ import torch
 from course_utils import evaluation, storybook
 from course_utils.denoiser import DenoiserConfig, build_model, generate, make_sampler
 from course_utils.seeding import make_generator
+from sd_tiny import tiny_pipe  # noqa: F401  (fixture)
 
 TINY = DenoiserConfig(sample_size=8, block_out_channels=(8, 16), down_block_types=("DownBlock2D", "AttnDownBlock2D"),
                       up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=4, vocab_sizes=(3, 2, 2),
@@ -178,3 +179,25 @@ def test_sample_quality_puts_a_perfect_generator_at_the_floor_and_a_blurry_one_a
     assert blurry["judge_fid_floor"] == perfect["judge_fid_floor"]        # the same renders, whatever the model
     with pytest.raises(ValueError, match="at least 2 samples"):
         evaluation.sample_quality(pipe, n=1, guidance_scale=3.0, num_inference_steps=25)
+
+
+def test_reconstruction_report_measures_the_subject_and_redraw_fidelity_inside_its_masks():
+    perfect = evaluation.reconstruction_report(_PerfectAutoencoder(), n=6, size=64)
+    assert perfect["subject_psnr_db"] >= 100 and perfect["subject_detail_ratio"] == 1.0
+    blurry = evaluation.reconstruction_report(_PerfectAutoencoder(blur=True), n=6, size=64)
+    # the subject is where the edges are: blur costs it more than the whole picture
+    assert blurry["subject_psnr_db"] < blurry["psnr_db"] and blurry["subject_detail_ratio"] < 0.7
+
+
+def test_redraw_fidelity_is_img2img_of_fresh_renders_scored_inside_the_subject(monkeypatch, tiny_pipe):
+    calls = []
+
+    def fake_img2img(pipe, images, prompts, *, strength, generator, num_inference_steps, guidance_scale):
+        calls.append((list(prompts), strength))
+        return images.clone() if strength < 0.5 else torch.zeros_like(images)     # a perfect or a blank redraw
+    monkeypatch.setattr(evaluation, "img2img", fake_img2img)
+    exact = evaluation.redraw_fidelity(tiny_pipe, n=5, strength=0.3, batch_size=2, guidance_scale=1.0)
+    assert exact["psnr_db"] >= 100 and exact["subject_psnr_db"] >= 100 and exact["n"] == 5
+    assert [len(p) for p, _ in calls] == [2, 2, 1] and calls[0][0][0] == storybook.caption(*storybook.ALL_COMPOSITIONS[0])
+    blank = evaluation.redraw_fidelity(tiny_pipe, n=2, strength=0.5, guidance_scale=1.0)
+    assert blank["subject_psnr_db"] < 20 and blank["strength"] == 0.5

@@ -88,3 +88,63 @@ def test_a_few_adversarial_steps_train_both_networks_in_the_one_loop():
     assert [r["step"] for r in result.history] == [0, 1, 2] and "g_loss" in result.history[-1]
     changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed == {"vae", "discriminator"}
+
+
+# ----------------------------------------------------------------------------- the decoder fine-tune (issue #26)
+def _subject_batch(n: int = 2, size: int = 64, seed: int = 0) -> dict:
+    return storybook.subject_batch(n, make_generator(seed), size)
+
+
+def test_reconstruction_errors_report_the_subject_apart_from_the_whole_picture():
+    from course_utils.sd_autoencoder import reconstruction_errors as errors
+    vae = build_autoencoder(TINY_VAE, seed=0)
+    batch = _subject_batch()
+    rec, whole = errors(vae, batch["images"], subject=batch["subject"])
+    inside = batch["subject"][:, None].expand_as(rec)
+    by_hand = float((rec - batch["images"]).pow(2)[inside].mean())
+    assert whole["subject_psnr_db"] == pytest.approx(psnr(by_hand), abs=0.01)
+    assert "subject_psnr_db" not in errors(vae, batch["images"])[1]
+
+
+def test_decoder_finetune_loss_weighs_the_subject_and_reduces_to_l1():
+    from types import SimpleNamespace
+    from course_utils.sd_autoencoder import decoder_finetune_loss
+
+    class Fixed(torch.nn.Module):
+        """An 'autoencoder' whose decoder draws x + err: the loss sees exactly the error we plant."""
+        def __init__(self, x, err):
+            super().__init__()
+            self.x, self.err = x, err
+        def encode(self, x):
+            return SimpleNamespace(latent_dist=SimpleNamespace(mean=torch.zeros(len(x), 1, 1, 1), std=torch.zeros(len(x), 1, 1, 1)))
+        def decode(self, z):
+            return SimpleNamespace(sample=self.x + self.err)
+
+    batch = _subject_batch()
+    x, subject = batch["images"], batch["subject"]
+    inside = subject[:, None].expand_as(x).float()
+    plain = decoder_finetune_loss(None, subject_weight=1.0)
+    err = torch.full_like(x, 0.1)
+    assert float(plain(Fixed(x, err), batch, make_generator(0))) == pytest.approx(0.1, abs=1e-6)   # mean |x − x̂|
+    weighted = decoder_finetune_loss(None, subject_weight=5.0)
+    on_subject = float(weighted(Fixed(x, 0.1 * inside), batch, make_generator(0)))
+    off_subject = float(weighted(Fixed(x, 0.1 * (1 - inside)), batch, make_generator(0)))
+    share = float(inside.mean())
+    # Σ w|e| / Σ w with w = 5 inside: an error on the subject weighs 5× as much as the same error elsewhere
+    assert on_subject == pytest.approx(0.1 * 5 * share / (5 * share + 1 - share), rel=1e-4)
+    assert off_subject == pytest.approx(0.1 * (1 - share) / (5 * share + 1 - share), rel=1e-4)
+    with pytest.raises(ValueError, match="subject_weight must be ≥ 1"):
+        decoder_finetune_loss(None, subject_weight=0.5)
+
+
+def test_a_decoder_finetune_step_leaves_the_encoder_bit_identical():
+    from course_utils.sd_autoencoder import decoder_finetune_loss, decoder_parameters
+    from course_utils.training import Objective, TrainConfig, train
+    vae = build_autoencoder(TINY_VAE, seed=0)
+    before = {k: v.clone() for k, v in vae.state_dict().items()}
+    train(vae, [Objective("loss", decoder_finetune_loss(None), decoder_parameters(vae))],
+          lambda step, g: storybook.subject_batch(2, g, 64), TrainConfig(steps=2, lr=1e-2), progress=False)
+    after = vae.state_dict()
+    frozen = [k for k in after if not k.startswith(("decoder.", "post_quant_conv."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)              # encoder, quant_conv
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("decoder."))

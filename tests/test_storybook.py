@@ -239,3 +239,16 @@ def test_composition_of_refuses_labels_out_of_range(labels):
 def test_bools_and_floats_are_not_counts_or_indices(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_subject_batch_is_sample_batch_with_its_subject_masks():
+    storybook = sb
+    images, _ = storybook.sample_batch(3, make_generator(5), 64)
+    batch = storybook.subject_batch(3, make_generator(5), 64)
+    assert torch.equal(batch["images"], images) and batch["subject"].shape == (3, 64, 64)
+    assert batch["subject"].dtype == torch.bool and 0 < float(batch["subject"].float().mean()) < 0.5
+    comp = storybook.compositions("train")[0]
+    mask = storybook.render_masks(*comp, seed=9, size=64)
+    assert torch.equal(storybook.subject_masks([comp], [9], 64)[0], mask[0] | mask[1])
+    with pytest.raises(ValueError, match="positive int"):
+        storybook.subject_batch(0, make_generator(5), 64)

@@ -196,7 +196,7 @@ def test_to_device_moves_nested_batches():
 
 @pytest.mark.parametrize("change", [dict(steps=10), dict(steps=19), dict(lr=2e-2), dict(lr_schedule="cosine"),
                                     dict(warmup_steps=2), dict(ema_decay=0.9), dict(grad_clip=None),
-                                    dict(betas=(0.5, 0.9))])
+                                    dict(betas=(0.5, 0.9)), dict(autocast="bf16")])
 def test_resuming_with_other_settings_is_refused(tmp_path, change):
     # a finished 20-step run rerun with steps=10 used to return the 20-step weights labelled 10
     base = dict(steps=20, lr=1e-2, run_dir=str(tmp_path))
@@ -224,7 +224,7 @@ def test_truncated_training_checkpoint_names_the_file_and_the_fix(tmp_path):
     ("weight_decay", -0.1), ("weight_decay", float("inf")), ("betas", (0.9,)), ("betas", (0.9, 1.0)),
     ("warmup_steps", -1), ("warmup_steps", 1.5), ("grad_clip", -1.0), ("grad_clip", 0.0), ("grad_clip", float("nan")),
     ("ema_decay", float("nan")), ("ema_decay", True), ("log_every", 0), ("log_every", -5), ("log_every", False),
-    ("checkpoint_every", -1), ("seed", -1), ("seed", 1.5), ("run_dir", 3),
+    ("checkpoint_every", -1), ("seed", -1), ("seed", 1.5), ("run_dir", 3), ("autocast", "fp16"), ("autocast", True),
 ])
 def test_every_config_field_is_checked_at_construction(field, value):
     with pytest.raises((ValueError, TypeError), match=field if field != "seed" else "seed"):
@@ -254,3 +254,18 @@ def test_extending_a_finished_run_says_so(tmp_path):
     with pytest.warns(UserWarning, match="resuming a 4-step run as a 6-step run"):
         result = train(tiny_model(), mse, batch_fn, TrainConfig(steps=6, run_dir=str(tmp_path)), progress=False)
     assert result.resumed_from == 4
+
+
+def test_bf16_autocast_trains_in_bfloat16_and_keeps_fp32_weights():
+    seen = []
+
+    def loss(model, batch, g):
+        out = model(batch[0])
+        seen.append(out.dtype)
+        return ((out - batch[1]) ** 2).mean()
+    plain, fast = tiny_model(), tiny_model()
+    train(plain, loss, batch_fn, TrainConfig(steps=3, lr=1e-2), progress=False)
+    train(fast, loss, batch_fn, TrainConfig(steps=3, lr=1e-2, autocast="bf16"), progress=False)
+    assert seen == [torch.float32] * 3 + [torch.bfloat16] * 3            # the matmuls ran in bf16 …
+    assert all(p.dtype == torch.float32 for p in fast.parameters())      # … the weights stay fp32
+    assert not all(torch.equal(a, b) for a, b in zip(plain.parameters(), fast.parameters()))

@@ -15,6 +15,7 @@ record. Notebooks never import this package: they load what it made from ``data/
     vae             recipes/vae.py           data/vae
     gan             recipes/gan.py           data/gan
     storybook-sd    recipes/storybook_sd.py  data/storybook-sd
+    storybook-sd-decoder  recipes/sd_decoder.py  data/storybook-sd (its decoder stage alone, on the shipped model)
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from typing import Callable
 
 from ..distributed import is_main_process
 from ..paths import DATA_DIR, RUNS_DIR
-from . import gan, judge, pixel_unet, storybook_sd, vae
+from . import gan, judge, pixel_unet, sd_decoder, storybook_sd, vae
 
 __all__ = ["RECIPES", "build", "main"]
 
@@ -37,7 +38,11 @@ RECIPES: dict[str, Callable[..., dict]] = {
     "vae": vae.build,
     "gan": gan.build,
     "storybook-sd": storybook_sd.build,
+    "storybook-sd-decoder": sd_decoder.build,
 }
+#: recipes that rework another recipe's folder rather than writing their own (and that `all` skips: the
+#: full storybook-sd build already runs the decoder stage)
+FOLDER = {"storybook-sd-decoder": "storybook-sd"}
 
 
 def _unknown(name: str) -> SystemExit:
@@ -60,7 +65,7 @@ def build(name: str, *, out_dir: Path | None = None, run_dir: Path | None = None
         raise _unknown(name)
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise SystemExit(f"--steps must be a whole number ≥ 1, got {steps!r}.")
-    out_dir = Path(out_dir) if out_dir else DATA_DIR / name
+    out_dir = Path(out_dir) if out_dir else DATA_DIR / FOLDER.get(name, name)
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / name
     check_folders(name, out_dir, run_dir)
     if fresh and run_dir.exists() and is_main_process():
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.recipe != "all" and args.recipe not in RECIPES:
         raise _unknown(args.recipe)
-    names = list(RECIPES) if args.recipe == "all" else [args.recipe]
+    names = [n for n in RECIPES if n not in FOLDER] if args.recipe == "all" else [args.recipe]
     for name in names:
         build(name, out_dir=args.out, run_dir=args.run_dir, steps=args.steps, seed=args.seed, fresh=args.fresh)
     return 0

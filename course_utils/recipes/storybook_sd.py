@@ -1,13 +1,15 @@
-"""How ``data/storybook-sd`` is made: ``python -m course_utils.train storybook-sd`` (about 95 min on 2 cores).
+"""How ``data/storybook-sd`` is made: ``python -m course_utils.train storybook-sd`` (about 2 hours on 2 cores).
 
 The tiny Stable Diffusion of ``course_utils.text_to_image`` (notebook 07), trained in stages:
 
     1. tokenizer   BPE merges learned from the training captions (``tokenizers``), CLIP's file layout
     2. VAE         AutoencoderKL on a pool of training renders (the one training loop): 64×64 with L1 + KL
-                   (``RECIPE``, the shipped model), or 128×128 at f = 8 with L1 + a perceptual loss + a patch
-                   discriminator after a warm-up, as Stable Diffusion's (``RECIPE_128``, issue #18)
+                   (``RECIPE_64``), or 128×128 at f = 8 with L1 + a perceptual loss + a patch
+                   discriminator after a warm-up, as Stable Diffusion's (``RECIPE_128``, the shipped model)
     3. cache       the pool encoded ONCE: posterior mean and std of every render [N, C, 16, 16];
                    the scaling factor s = 1 / std(z) measured on it
+    3b. decoder    the decoder fine-tuned with the encoder frozen, the subject weighted (``recipes/sd_decoder.py``;
+                   ``python -m course_utils.train storybook-sd-decoder`` runs this stage alone on the shipped model)
     4. text + UNet CLIPTextModel and UNet2DConditionModel trained together on the cached latents,
                    10% of captions replaced by "" (the prompt the pipeline uses for "unconditional"),
                    and each attribute left out of a caption with probability 10% ("squirrel by a river")
@@ -21,6 +23,7 @@ Every stage checkpoints into ``runs/storybook-sd/<stage>``; a killed run resumes
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -45,6 +48,7 @@ from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, buil
                              train_tokenizer)
 from ..training import TrainConfig, train
 from .record import machine_fields
+from .sd_decoder import BEFORE_DECODER, DecoderRecipe, decoder_report, finetune_decoder, training_fields
 
 __all__ = ["Recipe", "RECIPE", "RECIPE_64", "RECIPE_128", "pool_images", "random_crops", "partial_caption", "build"]
 
@@ -82,6 +86,7 @@ class Recipe:
     validation_per_group: int = 120         # held-out samples per candidate scale (10 per held-out composition)
     eval_steps: int = 25
     checkpoint_every: int = 100
+    decoder: DecoderRecipe | None = None    # stage 3b: fine-tune the decoder, encoder frozen (None: skip it)
 
     def __post_init__(self):
         if self.vae.latent_channels != self.sd.latent_channels:
@@ -108,7 +113,7 @@ RECIPE_128 = Recipe(
     vae=AutoencoderConfig(block_out_channels=(16, 32, 64, 64), latent_channels=4, norm_num_groups=8, sample_size=128,
                           kl_weight=1e-6),
     vae_losses=AdversarialWeights(kl_weight=1e-6, perceptual_weight=0.1, disc_weight=0.5, disc_start=2400),
-    guidance_candidates=(2.0, 3.0, 4.0, 5.0, 7.5))
+    guidance_candidates=(2.0, 3.0, 4.0, 5.0, 7.5), decoder=DecoderRecipe())
 
 #: What ``python -m course_utils.train storybook-sd`` (and ``make models``) builds into data/storybook-sd.
 RECIPE = RECIPE_128
@@ -161,7 +166,9 @@ def _scaled(recipe: Recipe, steps: int | None) -> Recipe:
     if steps is None:
         return recipe
     vae_steps = max(1, round(recipe.vae_steps * steps / recipe.unet_steps))
-    return replace(recipe, unet_steps=steps, vae_steps=vae_steps, unet_warmup=min(recipe.unet_warmup, steps // 2))
+    decoder = recipe.decoder and replace(recipe.decoder, steps=max(1, round(recipe.decoder.steps * steps / recipe.unet_steps)))
+    return replace(recipe, unet_steps=steps, vae_steps=vae_steps, unet_warmup=min(recipe.unet_warmup, steps // 2),
+                   decoder=decoder)
 
 
 def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed: int | None = None,
@@ -196,6 +203,14 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     scale = latent_scaling_factor(cache["mean"], cache["std"], make_generator(recipe.seed))
     vae.register_to_config(scaling_factor=scale)
 
+    # 3b. the decoder fine-tuned on the frozen encoder's latents (the cache and the scale stay valid)
+    before_decoder = None
+    if recipe.decoder is not None:
+        before_decoder = copy.deepcopy(vae)
+        vae, decoder_result, autocast = finetune_decoder(vae, replace(recipe.decoder, seed=recipe.seed), run_dir,
+                                                         progress=progress)
+        times["decoder_finetune_s"] = _stage_seconds(run_dir, "decoder", decoder_result)
+
     # 4. text encoder + UNet on the cached latents
     sched = make_scheduler(recipe.sd)
     model = TextToImageModel(build_text_encoder(recipe.sd, tokenizer, seed=recipe.seed),
@@ -226,6 +241,11 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     t0 = time.time()
     # fresh renders of all 120 compositions (seed + 1): PSNR, judge adherence and detail of the round trip
     rec_metrics = reconstruction_report(vae, n=recipe.eval_reconstructions, size=recipe.image_size, seed=recipe.seed + 1)
+    redraw = None
+    if before_decoder is not None:
+        report = decoder_report(pipe, before_decoder, replace(recipe.decoder, seed=recipe.seed))
+        rec_metrics = {**rec_metrics, "before_decoder_finetune": report["before"]}
+        redraw = {"after_decoder_finetune": report["redraw_after"], "before_decoder_finetune": report["redraw_before"]}
     chosen = (choose_guidance(pipe, recipe.guidance_candidates, per_group=recipe.validation_per_group,
                               num_inference_steps=recipe.eval_steps) if recipe.guidance_candidates else None)
     guidance = chosen["value"] if chosen else recipe.eval_guidance
@@ -233,6 +253,8 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
                                num_inference_steps=recipe.eval_steps)
     times["evaluation_s"] = round(time.time() - t0, 1)
     save_pipeline(pipe, out_dir)
+    if before_decoder is not None:
+        before_decoder.save_pretrained(out_dir / BEFORE_DECODER, safe_serialization=True)
     before = _autoencoder_before_discriminator(run_dir, recipe)
     if before is not None:
         before.save_pretrained(out_dir / BEFORE_DISCRIMINATOR, safe_serialization=True)
@@ -250,6 +272,8 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
                        "unet": sum(p.numel() for p in model.unet.parameters())},
         "vocab_size": len(tokenizer), "latent_scaling_factor": round(scale, 6),
         **({"default_guidance": chosen} if chosen else {}),
+        **({"decoder_finetune": training_fields(replace(recipe.decoder, seed=recipe.seed), decoder_result, autocast)}
+           if before_decoder is not None else {}),
         "notes": ("Tokenizer: BPE merges learned with `tokenizers` from the training captions, CLIP's vocab layout. "
                   f"VAE: AutoencoderKL (f = {recipe.vae.factor}), "
                   + ("L1 + weak KL" if recipe.vae_losses is None else
@@ -262,7 +286,7 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
                   f"{recipe.p_uncond:.0%} of captions replaced by the empty prompt and each attribute's words "
                   f"left out with probability {recipe.p_drop_word:.0%} (partial captions); EMA weights shipped. "
                   "Held-out compositions were never rendered for any stage."),
-        "metrics": {"vae_reconstruction": rec_metrics,
+        "metrics": {"vae_reconstruction": rec_metrics, **({"redraw_fidelity": redraw} if redraw else {}),
                     "adherence": {"guidance_scale": guidance, "steps": recipe.eval_steps, **samples},
                     "final_loss_mean_last_10_logs": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5),
                     "vae_final_loss": (round(vae_result.history[-1].get("loss", vae_result.history[-1].get("ae_loss")), 5)

@@ -1,0 +1,134 @@
+"""The decoder stage of storybook-sd: ``python -m course_utils.train storybook-sd-decoder`` (runs alone, in minutes).
+
+Stable Diffusion's own autoencoder was mended this way after release (the ft-EMA and ft-MSE decoders, tuned
+on data with more people in it, to draw faces better): the encoder is frozen, so every latent, the scaling
+factor and the UNet trained on those latents stay valid, and only the decoder learns, here with a loss that
+weighs the animal and its prop ``subject_weight`` times more than the background
+(``sd_autoencoder.decoder_finetune_loss``; Make-A-Scene's object-aware loss). EMA weights are kept.
+
+    storybook-sd (full build)   runs this stage after the latent cache, on the autoencoder it just trained
+    storybook-sd-decoder        runs it alone on the shipped data/storybook-sd: from the decoder as the
+                                autoencoder stage left it (``vae_before_decoder_finetune``, kept beside the
+                                pipeline's ``vae`` so notebook 07 can show both), into the pipeline's ``vae``
+
+Training uses bf16 autocast where the machine computes bf16 natively (``env.training_autocast``) and fp32
+elsewhere; the record says which, and on which CPU. Checkpoints go to ``<run_dir>/decoder``: a killed run resumes.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from diffusers import AutoencoderKL
+
+from .. import storybook
+from ..checkpoints import write_manifest
+from ..env import cpu_model, training_autocast
+from ..evaluation import reconstruction_report, redraw_fidelity
+from ..metrics import load_judge
+from ..sd_autoencoder import JudgePerceptual, decoder_finetune_loss, decoder_parameters
+from ..training import Objective, TrainConfig, TrainResult, train
+from .record import machine_fields
+
+__all__ = ["DecoderRecipe", "DECODER_RECIPE", "BEFORE_DECODER", "finetune_decoder", "decoder_report", "build"]
+
+#: sub-folder of data/storybook-sd with the autoencoder as it was before its decoder was fine-tuned
+BEFORE_DECODER = "vae_before_decoder_finetune"
+
+
+@dataclass
+class DecoderRecipe:
+    """How the decoder is fine-tuned (times are for the shared 2-core CPU)."""
+    steps: int = 1500
+    batch: int = 8                          # fresh 128 px training-split renders a step, with their subject masks
+    lr: float = 2e-4
+    warmup_steps: int = 50
+    subject_weight: float = 5.0             # the animal and prop pixels count 5×
+    perceptual_weight: float = 0.1          # the judge-feature perceptual term, as the autoencoder stage had
+    ema_decay: float = 0.999
+    autocast: str | None = "auto"           # "auto": bf16 where the CPU/GPU computes it natively, else fp32
+    image_size: int = 128
+    seed: int = 0
+    checkpoint_every: int = 100
+    eval_reconstructions: int = 240         # fresh renders (2 per composition) for the round trip's figures
+    eval_redraw: int = 120                  # fresh renders for redraw fidelity (img2img at strength 0.5)
+
+
+DECODER_RECIPE = DecoderRecipe()
+
+
+def finetune_decoder(vae: AutoencoderKL, recipe: DecoderRecipe, run_dir: Path, *, progress: bool = True
+                     ) -> tuple[AutoencoderKL, TrainResult, str | None]:
+    """Train ``vae``'s decoder in place (encoder frozen) and load its EMA weights: (vae, result, autocast used)."""
+    autocast = training_autocast() if recipe.autocast == "auto" else recipe.autocast
+    loss = decoder_finetune_loss(JudgePerceptual(load_judge()), subject_weight=recipe.subject_weight,
+                                 perceptual_weight=recipe.perceptual_weight)
+    config = TrainConfig(steps=recipe.steps, lr=recipe.lr, warmup_steps=min(recipe.warmup_steps, recipe.steps // 2),
+                         lr_schedule="cosine", ema_decay=recipe.ema_decay, seed=recipe.seed,
+                         checkpoint_every=recipe.checkpoint_every, run_dir=str(Path(run_dir) / "decoder"),
+                         autocast=autocast)
+    result = train(vae, [Objective("loss", loss, decoder_parameters(vae))],
+                   lambda step, g: storybook.subject_batch(recipe.batch, g, recipe.image_size), config, progress=progress)
+    # only the decoder's EMA: the encoder never changed, and its EMA copy could differ in the last bit
+    state = vae.state_dict()
+    state.update({k: v for k, v in result.ema_state.items() if k.startswith(("decoder.", "post_quant_conv."))})
+    vae.load_state_dict(state)
+    return vae.eval(), result, autocast
+
+
+def decoder_report(pipe, before: AutoencoderKL, recipe: DecoderRecipe) -> dict:
+    """Round trip and redraw fidelity of the pipeline's autoencoder and of ``before`` (the same encoder)."""
+    after = pipe.vae
+    out = {"after": reconstruction_report(after, n=recipe.eval_reconstructions, size=recipe.image_size, seed=recipe.seed + 1),
+           "before": reconstruction_report(before, n=recipe.eval_reconstructions, size=recipe.image_size, seed=recipe.seed + 1),
+           "redraw_after": redraw_fidelity(pipe, n=recipe.eval_redraw)}
+    pipe.vae = before
+    try:
+        out["redraw_before"] = redraw_fidelity(pipe, n=recipe.eval_redraw)
+    finally:
+        pipe.vae = after
+    return out
+
+
+def training_fields(recipe: DecoderRecipe, result: TrainResult, autocast: str | None) -> dict:
+    """What the record says about the stage: settings, steps, seconds, dtype and CPU."""
+    return {"recipe": asdict(recipe), "steps": recipe.steps, "resumed_from": result.resumed_from,
+            "seconds": round(result.seconds, 1), "seconds_per_step": round(result.seconds / max(1, recipe.steps - result.resumed_from), 3),
+            "autocast": autocast or "fp32", "cpu": cpu_model(),
+            "final_loss_mean_last_10_logs": round(sum(r["loss"] for r in result.history[-10:]) / max(1, len(result.history[-10:])), 5)}
+
+
+def build(out_dir: Path, *, run_dir: Path, steps: int | None = None, seed: int | None = None,
+          recipe: DecoderRecipe = DECODER_RECIPE, progress: bool = True) -> dict:
+    """The stage alone, on the pipeline saved in ``out_dir`` (data/storybook-sd): fine-tune the decoder of the
+    autoencoder as the autoencoder stage left it, save it as the pipeline's ``vae``, update record and manifest."""
+    from ..pipelines import load_autoencoder, load_text_to_image       # the loader checks the folder's manifest
+    recipe = replace(recipe, **({"steps": steps} if steps else {}), **({"seed": seed} if seed is not None else {}))
+    out_dir = Path(out_dir)
+    base = BEFORE_DECODER if (out_dir / BEFORE_DECODER / "config.json").is_file() else "vae"
+    before = load_autoencoder(out_dir, base)
+    vae, result, autocast = finetune_decoder(load_autoencoder(out_dir, base), recipe, Path(run_dir), progress=progress)
+    if base == "vae":                                    # keep the decoder it started from, once
+        shutil.copytree(out_dir / "vae", out_dir / BEFORE_DECODER)
+    vae.save_pretrained(out_dir / "vae", safe_serialization=True)
+    write_manifest(out_dir)
+    t0 = time.time()
+    report = decoder_report(load_text_to_image(out_dir), before, recipe)
+    record_path = out_dir / "record.json"
+    record = json.loads(record_path.read_text())
+    record["metrics"]["vae_reconstruction"] = {**report["after"], "before_decoder_finetune": report["before"]}
+    if (out_dir / "vae_before_discriminator" / "config.json").is_file():      # notebook 07's third autoencoder
+        record["metrics"]["vae_reconstruction"]["before_discriminator"] = reconstruction_report(
+            load_autoencoder(out_dir, "vae_before_discriminator"), n=recipe.eval_reconstructions,
+            size=recipe.image_size, seed=recipe.seed + 1)
+    record["metrics"]["redraw_fidelity"] = {"after_decoder_finetune": report["redraw_after"],
+                                            "before_decoder_finetune": report["redraw_before"]}
+    record["decoder_finetune"] = {**machine_fields(), **training_fields(recipe, result, autocast),
+                                  "evaluation_s": round(time.time() - t0, 1)}
+    record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_manifest(out_dir)
+    print(json.dumps(record["metrics"]["vae_reconstruction"], indent=1), json.dumps(record["metrics"]["redraw_fidelity"]))
+    return record
