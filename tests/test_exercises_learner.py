@@ -52,3 +52,43 @@ def test_start_latent_task_says_where_img2img_starts():
     task, hint = task_of("10.start_latent"), hint_of("10.start_latent")
     assert "scheduler.timesteps[n − ⌊n · strength⌋]" in task
     assert "scheduler.timesteps[n − int(n · strength)]" in hint
+
+
+def _canvas(seed: int) -> torch.Tensor:
+    from course_utils.seeding import make_generator
+    return torch.randn(3, 64, 64, generator=make_generator(seed))
+
+
+def _rounded_answers():
+    """(exercise, exact answer builder): each task asks for three decimals."""
+    from course_utils.schedules import make_schedule
+    stats = _canvas(545488)
+    return {
+        "01.noise_stats": lambda r: (r(float(stats.mean())), r(float(stats.std()))),
+        "01.share_negative": lambda r: r(float((_canvas(934743) < 0).float().mean())),
+        "02.alpha_bar_cosine": lambda r: r(float(make_schedule("squaredcos_cap_v2").alphas_cumprod[600])),
+    }
+
+
+def test_values_rounded_as_the_task_asks_pass():
+    """Task, hint, tolerance and message agree on three decimals (01.share_negative rejected 0.505 and 0.5048)."""
+    for name, answer in _rounded_answers().items():
+        assert "three decimals" in task_of(name), name
+        for decimals in (3, 4, 6):
+            result = evaluate(name, answer(lambda x: round(x, decimals)))
+            assert result.status == SOLVED, f"{name} at {decimals} decimals: {result.message}"
+
+
+def test_hints_round_to_the_decimals_the_task_asks():
+    for name in ("01.noise_stats", "01.share_negative"):
+        assert "round(float(" in hint_of(name) and ", 3)" in hint_of(name), hint_of(name)
+
+
+def test_two_decimals_is_close_but_not_enough_and_the_message_prints_three():
+    share = float((_canvas(934743) < 0).float().mean())
+    result = evaluate("01.share_negative", round(share, 2))
+    assert result.status == WRONG and f"{round(share, 2):.3f} is close" in result.message
+    assert f"{share + 0.1:.3f} is not" in evaluate("01.share_negative", share + 0.1).message
+    assert "percentage" in evaluate("01.share_negative", 100 * share).message
+    mean = float(_canvas(545488).mean())
+    assert f"{mean + 0.1:.3f} is not the mean" in evaluate("01.noise_stats", (mean + 0.1, 1.0)).message
