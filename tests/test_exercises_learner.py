@@ -92,3 +92,16 @@ def test_two_decimals_is_close_but_not_enough_and_the_message_prints_three():
     assert "percentage" in evaluate("01.share_negative", 100 * share).message
     mean = float(_canvas(545488).mean())
     assert f"{mean + 0.1:.3f} is not the mean" in evaluate("01.noise_stats", (mean + 0.1, 1.0)).message
+
+
+def test_global_generator_is_rejected_with_the_reason_and_the_fix():
+    """torch.manual_seed returns torch's global generator, seeded right, but shared with every other draw."""
+    state = torch.get_rng_state()
+    try:
+        result = evaluate("00.generator", torch.manual_seed(934743))
+    finally:
+        torch.set_rng_state(state)
+    assert result.status == WRONG
+    assert "global" in result.message and "make_generator(934743)" in result.message
+    assert "torch.Generator().manual_seed(934743)" in result.message
+    assert evaluate("00.generator", torch.Generator().manual_seed(934743)).status == SOLVED
