@@ -105,3 +105,15 @@ def test_global_generator_is_rejected_with_the_reason_and_the_fix():
     assert "global" in result.message and "make_generator(934743)" in result.message
     assert "torch.Generator().manual_seed(934743)" in result.message
     assert evaluate("00.generator", torch.Generator().manual_seed(934743)).status == SOLVED
+
+
+def test_one_generator_used_for_both_canvases_is_named_not_the_seed():
+    from course_utils.seeding import make_generator
+    shared = make_generator(656232)
+    result = evaluate("01.same_canvas", (torch.randn(3, 64, 64, generator=shared),
+                                         torch.randn(3, 64, 64, generator=shared)))
+    assert result.status == WRONG
+    assert "one generator was used for both" in result.message and "same seed?" not in result.message
+    other = evaluate("01.same_canvas", (torch.randn(3, 64, 64, generator=make_generator(656232)),
+                                        torch.randn(3, 64, 64, generator=make_generator(1))))
+    assert other.status == WRONG and "same seed?" in other.message

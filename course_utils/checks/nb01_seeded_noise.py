@@ -14,9 +14,13 @@ def _check_same_canvas(answer) -> None:
         raise Wrong("Give a pair of tensors (canvas_a, canvas_b).")
     if first.shape != (3, 64, 64) or second.shape != (3, 64, 64):
         raise Wrong(f"Both canvases should have shape (3, 64, 64), got {tuple(first.shape)} and {tuple(second.shape)}.")
+    stream = make_generator(656232)
+    expected, second_draw = (torch.randn(3, 64, 64, generator=stream) for _ in range(2))
+    if torch.equal(first, expected) and torch.equal(second, second_draw):
+        raise Wrong("canvas_b is the second draw of the generator that drew canvas_a: one generator was used for "
+                    "both, and every draw moves it on. Make a second generator from seed 656232 for canvas_b.")
     if not torch.equal(first, second):
         raise Wrong("The two canvases differ: did both generators start from the same seed?")
-    expected = torch.randn(3, 64, 64, generator=make_generator(656232))
     if not torch.equal(first, expected):
         raise Wrong("The canvases are equal, but not the canvas of seed 656232.")
 
