@@ -117,3 +117,21 @@ def test_one_generator_used_for_both_canvases_is_named_not_the_seed():
     other = evaluate("01.same_canvas", (torch.randn(3, 64, 64, generator=make_generator(656232)),
                                         torch.randn(3, 64, 64, generator=make_generator(1))))
     assert other.status == WRONG and "same seed?" in other.message
+
+
+def test_flipped_signs_in_the_kl_are_named():
+    flips = {
+        "the −½ in front": lambda mu, lv: 0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(dim=1),
+        "the 1": lambda mu, lv: -0.5 * (-1 + lv - mu ** 2 - lv.exp()).sum(dim=1),
+        "logvar": lambda mu, lv: -0.5 * (1 - lv - mu ** 2 - lv.exp()).sum(dim=1),
+        "mu²": lambda mu, lv: -0.5 * (1 + lv + mu ** 2 - lv.exp()).sum(dim=1),
+        "exp(logvar)": lambda mu, lv: -0.5 * (1 + lv - mu ** 2 + lv.exp()).sum(dim=1),
+    }
+    for term, kl in flips.items():
+        result = evaluate("08.kl", kl)
+        assert result.status == WRONG and f"sign of {term}" in result.message, (term, result.message)
+
+
+def test_flipped_sign_in_one_step_x0_is_named():
+    result = evaluate("09.one_step_x0", lambda x_t, v, t: x_t + t * v)
+    assert result.status == WRONG and "sign of t · v" in result.message, result.message
