@@ -135,3 +135,26 @@ def test_flipped_signs_in_the_kl_are_named():
 def test_flipped_sign_in_one_step_x0_is_named():
     result = evaluate("09.one_step_x0", lambda x_t, v, t: x_t + t * v)
     assert result.status == WRONG and "sign of t · v" in result.message, result.message
+
+
+def test_checks_raise_no_warnings_of_their_own():
+    """A right answer and a wrong one (the reference's result doubled) leave no warning from the course's code:
+    03.toy_loss's check printed 'Converting a tensor with requires_grad=True to a scalar' with its source line.
+    torch warns some things only once a process; set_warn_always makes every call warn."""
+    import warnings
+    from course_utils.solutions import SOLUTIONS
+    was = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        for name, build in sorted(SOLUTIONS.items()):
+            ref = build()
+            wrong = (lambda *a, _r=ref, **k: _r(*a, **k) * 2) if callable(ref) else 42
+            for answer in (ref, wrong):
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    evaluate(name, answer)
+                ours = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught
+                        if "course_utils" in w.filename or not issubclass(w.category, DeprecationWarning)]
+                assert not ours, f"{name}: {ours}"
+    finally:
+        torch.set_warn_always(was)
