@@ -95,7 +95,10 @@ _INPUTS: dict[str, Callable[[], Any]] = {"04.noisy_image": _noisy_image_inputs}
 
 
 def exercise_inputs(name: str) -> Any:
-    """The data exercise ``name`` hands you (its check uses the same): ``x0, eps, a_bar = exercise_inputs("04.noisy_image")``."""
+    """The data exercise ``name`` hands you; its check uses the same.
+
+    >>> x0, eps, a_bar = exercise_inputs("04.noisy_image")   # [3, 32, 32], [3, 32, 32], ᾱ_500
+    """
     if name not in _INPUTS:
         raise ValueError(f"Exercise {name!r} hands out no inputs: its task says how to make them. "
                          f"Exercises with inputs: {', '.join(sorted(_INPUTS))}.")
