@@ -15,13 +15,20 @@ check against its solution, so a check that cannot be passed is caught.
 
 A check is a function ``(answer) -> None`` registered with ``@exercise(name, hint=...)``; it
 raises ``Wrong("why")`` (or fails an ``assert``) when the answer is wrong.
+
+An exercise that hands the learner data gets it from ``exercise_inputs(name)``, defined here, next to
+``check``: the notebook, its check and its reference solution all call it, so a learner never opens
+the checks or the solutions to get started.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["Wrong", "CheckResult", "exercise", "evaluate", "check", "registered", "UNSOLVED", "WRONG", "SOLVED"]
+import torch
+
+__all__ = ["Wrong", "CheckResult", "exercise", "evaluate", "check", "registered", "exercise_inputs",
+           "UNSOLVED", "WRONG", "SOLVED"]
 
 UNSOLVED, WRONG, SOLVED = "not solved yet", "not right yet", "solved"
 
@@ -72,6 +79,30 @@ def registered() -> list[str]:
 
 def _load_all() -> None:
     from . import checks  # noqa: F401  (importing registers every notebook's checks)
+
+
+def _noisy_image_inputs() -> tuple:
+    """04.noisy_image: a fox reading in a forest [3, 32, 32], seed 934743's noise [3, 32, 32], ᾱ_500 (cosine)."""
+    from .schedules import make_schedule
+    from .seeding import make_generator
+    from .storybook import render
+    x0 = render("fox", "reading", "in a forest", seed=0, size=32)
+    eps = torch.randn(3, 32, 32, generator=make_generator(934743))
+    return x0, eps, make_schedule("squaredcos_cap_v2", 1000).alpha_bar(500)
+
+
+_INPUTS: dict[str, Callable[[], Any]] = {"04.noisy_image": _noisy_image_inputs}
+
+
+def exercise_inputs(name: str) -> Any:
+    """The data exercise ``name`` hands you; its check uses the same.
+
+    >>> x0, eps, a_bar = exercise_inputs("04.noisy_image")   # [3, 32, 32], [3, 32, 32], ᾱ_500
+    """
+    if name not in _INPUTS:
+        raise ValueError(f"Exercise {name!r} hands out no inputs: its task says how to make them. "
+                         f"Exercises with inputs: {', '.join(sorted(_INPUTS))}.")
+    return _INPUTS[name]()
 
 
 def _is_placeholder(answer: Any) -> bool:

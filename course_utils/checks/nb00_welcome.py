@@ -10,6 +10,10 @@ from ..exercises import Wrong, exercise
 def _check_generator(answer) -> None:
     if not isinstance(answer, torch.Generator):
         raise Wrong(f"Expected a torch.Generator, got {type(answer).__name__}.")
+    if answer is torch.default_generator:
+        raise Wrong("torch.manual_seed(934743) seeds torch's one global generator and returns it: every library "
+                    "draws from that one too, so any draw in between changes your numbers. Make a private one: "
+                    "make_generator(934743) or torch.Generator().manual_seed(934743).")
     if answer.device.type != "cpu":
         raise Wrong("The course draws noise on the CPU: make the generator without a device argument.")
     if answer.initial_seed() != 934743:

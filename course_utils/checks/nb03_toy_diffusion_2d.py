@@ -28,10 +28,9 @@ def _check_score(answer) -> None:
 def loss_inputs():
     """A fixed model and batch for 03.toy_loss: (model, x0 [64, 2], t [64], noise [64, 2], alphas_cumprod [1000])."""
     g = make_generator(934743)
-    model = torch.nn.Linear(2, 2)
-    with torch.no_grad():
-        model.weight.copy_(torch.tensor([[0.5, -0.2], [0.1, 0.8]]))
-        model.bias.copy_(torch.tensor([0.05, -0.1]))
+    model = torch.nn.Linear(2, 2).requires_grad_(False)   # fixed, never trained: so the loss needs no autograd
+    model.weight.copy_(torch.tensor([[0.5, -0.2], [0.1, 0.8]]))
+    model.bias.copy_(torch.tensor([0.05, -0.1]))
     x0 = torch.rand(64, 2, generator=g) * 2 - 1
     t = torch.randint(0, 1000, (64,), generator=g)
     noise = torch.randn(64, 2, generator=g)

@@ -4,25 +4,13 @@ from __future__ import annotations
 import torch
 
 from ..denoiser import P_ALL, P_EACH
-from ..exercises import Wrong, exercise
-from ..schedules import make_schedule
+from ..exercises import Wrong, exercise, exercise_inputs
 from ..seeding import make_generator
-
-#: The exercise's inputs: a storybook scene, timestep 500 of the cosine schedule, seed 934743's noise.
-T_EXERCISE = 500
-
-
-def exercise_inputs() -> tuple[torch.Tensor, torch.Tensor, float]:
-    """(x0 [3, 32, 32], eps [3, 32, 32], ᾱ_500) for 04.noisy_image."""
-    from ..storybook import render
-    x0 = render("fox", "reading", "in a forest", seed=0, size=32)
-    eps = torch.randn(3, 32, 32, generator=make_generator(934743))
-    return x0, eps, make_schedule("squaredcos_cap_v2", 1000).alpha_bar(T_EXERCISE)
 
 
 @exercise("04.noisy_image", hint="x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · ε; take square roots with ** 0.5.")
 def _check_noisy_image(answer) -> None:
-    x0, eps, a_bar = exercise_inputs()
+    x0, eps, a_bar = exercise_inputs("04.noisy_image")
     if not isinstance(answer, torch.Tensor) or answer.shape != (3, 32, 32):
         raise Wrong("Give the noisy image as a tensor of shape (3, 32, 32).")
     expected = a_bar ** 0.5 * x0 + (1 - a_bar) ** 0.5 * eps

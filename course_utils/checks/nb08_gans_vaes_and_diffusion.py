@@ -42,6 +42,13 @@ def _check_kl(answer) -> None:
     if not isinstance(got, torch.Tensor) or got.shape != (8,):
         raise Wrong(f"kl should return a tensor [8] (one value per row, summed over the 5 latent numbers), got "
                     f"{tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__}.")
+    if torch.allclose(got, -kl_divergence(mu, logvar), atol=1e-4):
+        raise Wrong("Your KL is the right size but negative, and a KL divergence is never negative: check the sign "
+                    "of the −½ in front.")
+    terms = {"the 1": torch.ones_like(mu), "logvar": logvar, "mu²": -mu ** 2, "exp(logvar)": -logvar.exp()}
+    for name, term in terms.items():               # −½ · Σ (1 + logvar − mu² − exp(logvar)) with one sign flipped
+        if torch.allclose(got, -0.5 * (sum(terms.values()) - 2 * term).sum(dim=1), atol=1e-4):
+            raise Wrong(f"Check the sign of {name} inside the sum: 1 + logvar − mu² − exp(logvar).")
     if not torch.allclose(got, kl_divergence(mu, logvar), atol=1e-4):
         raise Wrong("Your KL differs from KL(N(μ, σ²) ‖ N(0, 1)) summed over the latent axis.")
     if float(answer(torch.zeros(2, 3), torch.zeros(2, 3)).abs().max()) > 1e-6:

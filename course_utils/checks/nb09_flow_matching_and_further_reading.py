@@ -55,5 +55,8 @@ def _check_one_step_x0(answer) -> None:
         if not isinstance(got, torch.Tensor) or got.shape != x.shape:
             raise Wrong("one_step_x0 should return a tensor shaped like x_t.")
         expected, _ = x0_eps_from_velocity(x, v, t)
+        if torch.allclose(got, x + t * v, atol=1e-6):
+            raise Wrong("Check the sign of t · v: v points from x0 towards the noise, so going back from time t to "
+                        "time 0 moves against it.")
         if not torch.allclose(got, expected, atol=1e-6):
             raise Wrong(f"At t = {t} your x̂0 is off by up to {float((got - expected).abs().max()):.3f}.")

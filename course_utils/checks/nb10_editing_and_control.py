@@ -57,7 +57,8 @@ def _check_slerp(answer) -> None:
 
 
 @exercise("10.blend", hint="z ← m · z + (1 − m) · known, with known = scheduler.add_noise(z0, noise, t_next): the image's "
-                           "own latent noised to the level the step has just reached.")
+                           "own latent noised to the level the step has just reached. (add_noise takes a 1-D tensor of "
+                           "timesteps, as t_next is here; a 0-d t from `for t in scheduler.timesteps` needs .reshape(1).)")
 def _check_blend(answer) -> None:
     if not callable(answer):
         raise Wrong("Give a function blend(z, z0, noise, m, scheduler, t_next).")
@@ -65,9 +66,9 @@ def _check_blend(answer) -> None:
     z, z0, noise = (torch.randn(1, 4, 16, 16, generator=g) for _ in range(3))
     m = (torch.rand(1, 1, 16, 16, generator=g) > 0.7).float()
     s = _scheduler()
-    t_next = s.timesteps[10]
+    t_next = s.timesteps[10:11]                          # [1]: the shape add_noise takes
     got = answer(z, z0, noise, m, s, t_next)
-    known = s.add_noise(z0, noise, t_next.reshape(1))
+    known = s.add_noise(z0, noise, t_next)
     expected = m * z + (1 - m) * known
     if not isinstance(got, torch.Tensor) or got.shape != z.shape:
         raise Wrong(f"blend should return a latent shaped like z {list(z.shape)}.")

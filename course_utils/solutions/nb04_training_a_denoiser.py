@@ -5,13 +5,13 @@ from typing import Any, Callable
 
 import torch
 
-from ..checks.nb04_training_a_denoiser import exercise_inputs
+from ..exercises import exercise_inputs
 
 __all__ = ["SOLUTIONS"]
 
 
 def _noisy_image() -> torch.Tensor:
-    x0, eps, a_bar = exercise_inputs()
+    x0, eps, a_bar = exercise_inputs("04.noisy_image")
     # x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · ε
     return a_bar ** 0.5 * x0 + (1 - a_bar) ** 0.5 * eps
 

@@ -29,7 +29,7 @@ def _slerp():
 
 def _blend():
     def blend(z, z0, noise, m, scheduler, t_next):
-        known = scheduler.add_noise(z0, noise, t_next.reshape(1))
+        known = scheduler.add_noise(z0, noise, t_next)      # t_next: a timestep tensor [1]
         return m * z + (1 - m) * known
     return blend
 
