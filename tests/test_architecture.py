@@ -515,6 +515,13 @@ def test_notebook_marks_nbval_cells_with_tags_not_comments(notebook):
     assert any(t == "nbval-check-output" for _, t in tags), f"{notebook.name}: no cell tagged nbval-check-output"
 
 
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
+def test_notebook_code_does_not_guard_a_test_bar(notebook):
+    """A check that only guards a test's threshold lives in that test, not in the reader's cell."""
+    bad = [f"cell {i}" for i, c in code_cells(notebook) if re.search(r"tests/|test_\w+\.py", _source(c))]
+    assert not bad, f"{notebook.name}: {', '.join(bad)} point at tests/; move that check into the test it names"
+
+
 # ----------------------------------------------------------------------------------------------------
 # 5. The recipes stay in the workshop
 # ----------------------------------------------------------------------------------------------------
