@@ -121,7 +121,12 @@ CLAIMS = [
     # 05: the judge, DDPM-1000's time, what moves the model's judge-FID
     Claim("05", "it reads all three right [[99.6]]% of the time",
           lambda: 100 * record("judge")["accuracy"]["held_out"]["all"]),
-    Claim("05", "than the benchmark's batches of [[100]]", lambda: result("compare_generators")["batch_size"]),
+    Claim("05", "DDPM-1000 makes [[1000]] network calls per image", lambda: compare("diffusion DDPM-1000")["calls_per_image"]),
+    Claim("05", "[[40]] times DDIM-25's 25", lambda: compare("diffusion DDPM-1000")["calls_per_image"] / 25),
+    Claim("05", "stored benchmark it took [[3.2]] s per image", lambda: DDPM_MS() / 1000),
+    Claim("05", "drawn [[100]] at a time (27 minutes", lambda: result("compare_generators")["batch_size"]),
+    Claim("05", "at a time ([[27]] minutes for 500 images)", DDPM_500_MIN),
+    Claim("05", "(27 minutes for [[500]] images)", lambda: compare("diffusion DDPM-1000")["samples"]),
     Claim("05", "for [[40]] times fewer network calls", lambda: printed("05", r"(\d+)× fewer with DDIM-25")),
     Claim("05", "| [[4.42]] ± 0.24 |", lambda: spread("pixel-unet")["mean"]),
     Claim("05", "| 4.42 ± [[0.24]] |", lambda: spread("pixel-unet")["stdev"]),
@@ -150,6 +155,10 @@ CLAIMS = [
     # 07: the latent scaling factor
     Claim("07", "latents of its [[10,800]] training renders", lambda: record("storybook-sd")["recipe"]["pool_size"]),
     Claim("07", "the scaled latents s·z have a std close to [[1]]", lambda: printed("07", r"std of s·z (\d+\.\d\d)"), tol=0.05),
+    # 07: the guidance scale chosen on the validation set
+    Claim("07", "ahead by one sample of [[120]]", lambda: record("storybook-sd")["default_guidance"]["per_group"]),
+    Claim("07", "([[112]] read right against 111)", lambda: 120 * record("storybook-sd")["default_guidance"]["held_out_adherence"]["7.5"]),
+    Claim("07", "(112 read right against [[111]])", lambda: 120 * record("storybook-sd")["default_guidance"]["held_out_adherence"]["5"]),
     # 08: the saved comparison table, and the shipped baselines' records
     Claim("08", "[[500]] of its images took 27 minutes", lambda: compare("diffusion DDPM-1000")["samples"]),
     Claim("08", "500 of its images took [[27]] minutes", DDPM_500_MIN),
@@ -167,8 +176,9 @@ CLAIMS = [
     Claim("08", "the VAE ([[0.89]])", lambda: compare("VAE")["coverage"]),
     Claim("08", "renders do ([[0.90]])", lambda: compare("real renders")["coverage"]),
     Claim("08", "The GAN finds [[0.29]]", lambda: compare("GAN")["coverage"]),
-    Claim("08", "DDIM-25 costs [[82]] ms", lambda: compare("diffusion DDIM-25")["ms_per_image"]),
-    Claim("08", "DDPM-1000 about [[3.2]] s", lambda: DDPM_MS() / 1000),
+    Claim("08", "a DDIM-25 image [[82]] ms, some 400 times more", lambda: compare("diffusion DDIM-25")["ms_per_image"]),
+    Claim("08", "some [[400]] times more", lambda: compare("diffusion DDIM-25")["ms_per_image"] / compare("GAN")["ms_per_image"],
+          tol=50),
     Claim("08", "The denoiser trained for [[43]] minutes", lambda: compare("diffusion DDIM-25")["train_minutes"]),
     Claim("08", "the VAE for [[3]] and", lambda: compare("VAE")["train_minutes"]),
     Claim("08", "and the GAN for [[7]].", lambda: compare("GAN")["train_minutes"]),
@@ -220,12 +230,35 @@ def test_every_quoted_spread_is_a_stored_one(prefix: str) -> None:
 
 @pytest.mark.parametrize("prefix", sorted(p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
 def test_measured_time_of_each_notebook(prefix: str) -> None:
-    """A "Time: … (N s measured" line quotes benchmarks/results/course_time_full.json."""
-    seconds = {k[:2]: v for k, v in result("course_time_full")["seconds"].items()}
+    """A "Time: … (N s on <machine>, the course's timing run)" line quotes course_time_full.json and names
+    its machine; no line says "N s measured", which a reader would set against their own clock."""
+    stored = result("course_time_full")
+    seconds = {k[:2]: v for k, v in stored["seconds"].items()}
     for cell in prose(prefix):
-        for quoted in re.findall(r"\((\d+) s measured", cell):
+        assert not re.search(r"\d s measured", cell), f"notebook {prefix}: say whose machine measured it, not 'measured'."
+        for quoted, machine in re.findall(r"\((\d+) s on (a [^,)]+), the course's timing run", cell):
             assert abs(float(quoted) - seconds[prefix]) <= 0.5, (
-                f"notebook {prefix} says {quoted} s measured; course_time_full.json says {seconds[prefix]} s.")
+                f"notebook {prefix} says {quoted} s; course_time_full.json says {seconds[prefix]} s.")
+            assert machine == results.machine(stored), f"notebook {prefix} names {machine!r}, the run was on {results.machine(stored)!r}."
+
+
+# A stored figure is quoted with the machine that made it: (notebook, text with {machine}, stored result);
+# {machine} is results.machine's words ("a 2-core Intel Xeon"), {bare} the same without the article.
+MACHINES = [
+    ("05", "On the {bare} of the stored benchmark it took", "compare_generators"),
+    ("05", "ms / image on {machine}", "sampler_quality"),     # printed by results.format_sampler_rows
+    ("08", "500 of its images took 27 minutes on {machine}", "compare_generators"),
+    ("08", "On the {bare} of the stored run", "compare_generators"),
+]
+
+
+@pytest.mark.parametrize("prefix, quote, name", MACHINES, ids=lambda v: str(v)[:30])
+def test_stored_figures_name_their_machine(prefix: str, quote: str, name: str) -> None:
+    machine = results.machine(result(name))
+    text = _flat(quote.format(machine=machine, bare=machine.split(" ", 1)[1]))
+    sources = prose(prefix) + [_flat("".join(o.get("text", ""))) for c in notebook(prefix)["cells"]
+                               for o in c.get("outputs", []) if o.get("output_type") == "stream"]
+    assert any(text in s for s in sources), f"notebook {prefix} should say {text!r}: the figure's machine, as stored."
 
 
 STORED = sorted({f.name for f in (ROOT / "benchmarks" / "results").glob("*.json")}
