@@ -14,7 +14,7 @@ import json
 
 from .paths import RESULTS_DIR
 
-__all__ = ["load", "source", "sampler_rows", "format_sampler_rows"]
+__all__ = ["load", "source", "machine", "sampler_rows", "format_sampler_rows"]
 
 
 def load(name: str, *, missing_ok: bool = False) -> dict | None:
@@ -38,27 +38,36 @@ def source(data: dict, mark: str = "") -> str:
             f"thread(s): {data['command']}")
 
 
+def machine(data: dict) -> str:
+    """The machine a stored result was measured on, in words: "a 2-core Intel Xeon" (or its GPU)."""
+    info = data.get("machine", {})
+    if info.get("gpu"):
+        return f"an {info['gpu']}" if str(info["gpu"])[0].upper() in "AEIOU" else f"a {info['gpu']}"
+    cpu = " ".join(w for w in str(info.get("cpu", "CPU")).replace("(R)", "").replace("(TM)", "").split()
+                   if w not in ("Processor", "CPU"))
+    return f"a {info.get('cores', '?')}-core {cpu or 'CPU'}"
+
+
 def sampler_rows(min_n: int = 500) -> dict[str, dict]:
-    """The stored sampler table of notebook 05: every sampler of ``sampler_quality`` [1] measured on at
-    least ``min_n`` samples, and the real-renders, DDIM-25 and DDPM-1000 rows of ``compare_generators`` [2].
+    """The stored sampler table of notebook 05: every sampler of ``sampler_quality`` measured on at least
+    ``min_n`` samples, all against the same renders (one floor, ``load("sampler_quality")["floor_fid"]``).
 
     Each row: steps (network calls per image), n, ms (per image), fid (judge-FID), coverage."""
-    quality, compare = load("sampler_quality"), load("compare_generators")
-    table = {f"{k} [1]": dict(steps=r["steps"], n=r["n"], ms=1000 * r["seconds_per_image"], fid=r["judge_fid"],
-                              coverage=r["coverage"]) for k, r in quality["samplers"].items() if r["n"] >= min_n}
-    for r in compare["rows"]:
-        if r["model"] in ("real renders", "diffusion DDIM-25", "diffusion DDPM-1000"):
-            table[r["model"].replace("diffusion ", "") + " [2]"] = dict(
-                steps=r["calls_per_image"], n=r["samples"], ms=r["ms_per_image"], fid=r["fid"], coverage=r["coverage"])
-    return table
+    quality = load("sampler_quality")
+    return {k: dict(steps=r["steps"], n=r["n"], ms=1000 * r["seconds_per_image"], fid=r["judge_fid"],
+                    coverage=r["coverage"]) for k, r in quality["samplers"].items() if r["n"] >= min_n}
 
 
 def format_sampler_rows(table: dict[str, dict]) -> str:
-    """``sampler_rows`` as an aligned text table, with the sources [1] and [2] and the two floors."""
-    quality, compare = load("sampler_quality"), load("compare_generators")
-    lines = [f"{'':<22}{'steps':>6}{'samples':>8}{'ms / image':>11}{'judge-FID':>11}{'coverage':>10}"]
-    lines += [f"{name:<22}{r['steps']:>6}{r['n']:>8}{r['ms']:>11.0f}{r['fid']:>11.2f}{r['coverage']:>10.3f}"
+    """``sampler_rows`` as an aligned text table: one N, the floor as its first row, and the machine its
+    times come from. Where the numbers came from (file, run, date) is benchmarks/RESULTS.md's job."""
+    quality = load("sampler_quality")
+    ns = {r["n"] for r in table.values()}
+    if len(ns) != 1:
+        raise ValueError(f"one table needs one N, got rows with N = {sorted(ns)}; pass sampler_rows(min_n=...).")
+    lines = [f"N = {ns.pop()} samples each; ms / image on {machine(quality)}",
+             f"{'':<28}{'steps':>7}{'ms / image':>12}{'judge-FID':>11}{'coverage':>10}",
+             f"{'two sets of renders (floor)':<28}{'—':>7}{'—':>12}{quality['floor_fid']:>11.2f}{'':>10}"]
+    lines += [f"{name:<28}{r['steps']:>7}{r['ms']:>12.0f}{r['fid']:>11.2f}{r['coverage']:>10.3f}"
               for name, r in table.items()]
-    lines += [source(quality, "[1]"), source(compare, "[2]")]
-    lines.append(f"real-vs-real floor: {quality['floor_fid']:.2f} [1], {table['real renders [2]']['fid']:.2f} [2]")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)

@@ -12,7 +12,7 @@ so there is no hand list of modules to keep up to date. Nothing in ``course_util
 Rules: no import cycle in ``course_utils``; no import by a string outside the registry and packages
 loading their own submodules; the registry loads no module that imports the registry back; the
 classroom's import graph is at most 8 levels deep; no module over 400 lines; no notebook code cell
-over 30 lines (the Colab set-up cell aside); no notebook and no classroom module imports the recipes;
+over 30 lines (the Colab set-up cell aside); nbval markers are cell tags, never ``NBVAL_`` comments; no notebook and no classroom module imports the recipes;
 each notebook imports the modules the README's course map names for it; each classroom module has
 its ``tests/test_<module>.py``.
 """
@@ -496,6 +496,30 @@ def test_notebook_cell_length(notebook):
     long = [f"cell {i}: {len(_source(c).splitlines())} lines"
             for i, c in code_cells(notebook) if not is_colab_cell(c) and len(_source(c).splitlines()) > MAX_CELL_LINES]
     assert not long, f"{notebook.name}: code cells over {MAX_CELL_LINES} lines: {', '.join(long)}"
+
+
+# nbval reads a cell's tags as well as comment markers in its source; the course uses the tags only, so
+# the reader's view holds no test scaffolding. A misspelt tag would silently leave a cell unchecked.
+NBVAL_TAGS = {"nbval-check-output", "nbval-ignore-output", "nbval-skip", "nbval-raises-exception", "raises-exception"}
+
+
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
+def test_notebook_marks_nbval_cells_with_tags_not_comments(notebook):
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    comments = [f"cell {i}" for i, c in enumerate(cells) if "NBVAL_" in _source(c)]
+    assert not comments, (f"{notebook.name}: {', '.join(comments)} name an NBVAL_ marker in the source; "
+                          "give a code cell the tag nbval-check-output (or nbval-ignore-output, nbval-skip) instead")
+    tags = [(i, t) for i, c in enumerate(cells) for t in c.get("metadata", {}).get("tags", [])]
+    unknown = [f"cell {i}: {t!r}" for i, t in tags if t.startswith("nbval") and t not in NBVAL_TAGS]
+    assert not unknown, f"{notebook.name}: tags nbval does not know (a typo leaves the cell unchecked): {unknown}"
+    assert any(t == "nbval-check-output" for _, t in tags), f"{notebook.name}: no cell tagged nbval-check-output"
+
+
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
+def test_notebook_code_does_not_guard_a_test_bar(notebook):
+    """A check that only guards a test's threshold lives in that test, not in the reader's cell."""
+    bad = [f"cell {i}" for i, c in code_cells(notebook) if re.search(r"tests/|test_\w+\.py", _source(c))]
+    assert not bad, f"{notebook.name}: {', '.join(bad)} point at tests/; move that check into the test it names"
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -6,6 +6,11 @@ A number in a notebook's text is a copy; its source is either a printed output o
 ``data/<name>/record.json``. A copy that is edited alone, or a source that changes under an unchanged
 copy, fails here. Nothing is executed: the test reads the committed notebooks and JSON files.
 
+The same holds for README.md and docs/*.md (a claim's ``notebook`` is then that file's path). And every
+time, factor or share the prose quotes ("83 s", "40 times", "55%") must be the number of a claim, or be
+checked by one of the general tests below (a notebook's Time line, the course map's times), or sit in
+``NOT_MEASURED`` with the reason it needs no source: a quoted figure with no source fails.
+
 Each claim is ``Claim(notebook, quote, source, tol)``. ``quote`` is the text as the reader sees it
 (whitespace and line breaks do not matter) with the quoted number in [[double brackets]]; ``source()``
 returns the number it must equal, within ``tol`` (default: half a unit of the quote's last digit, i.e.
@@ -41,8 +46,14 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
+DOCS = ["README.md"] + sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))
+
+
 def prose(prefix: str, code: bool = False) -> list[str]:
-    """The markdown cells of a notebook (or its code cells' source), whitespace collapsed."""
+    """The markdown cells of a notebook (or its code cells' source), whitespace collapsed; for a document
+    (README.md, docs/*.md) its paragraphs."""
+    if prefix.endswith(".md"):
+        return [_flat(par) for par in re.split(r"\n\s*\n", (ROOT / prefix).read_text(encoding="utf-8")) if par.strip()]
     kind = "code" if code else "markdown"
     return [_flat("".join(c["source"])) for c in notebook(prefix)["cells"] if c["cell_type"] == kind]
 
@@ -61,6 +72,23 @@ def result(name: str) -> dict:
     """A stored benchmark result (benchmarks/results/) or a study's (experiments/<name>/<name>.json)."""
     study = EXPERIMENTS / name / f"{name}.json"
     return json.loads(study.read_text()) if study.exists() else results.load(name)
+
+
+def code_number(prefix: str, pattern: str) -> float:
+    """The number captured by ``pattern`` in a notebook's code (a setting the prose describes)."""
+    found = re.findall(pattern, "\n".join(prose(prefix, code=True)))
+    assert len(found) == 1, f"{prefix}: expected one match of {pattern!r} in the code, found {found}"
+    return float(found[0])
+
+
+def gaussian_in_support() -> float:
+    """The share of a Gaussian with the spiral's mean and covariance that lands on it (tests/test_toy2d.py's)."""
+    import torch
+    from course_utils.seeding import make_generator
+    from course_utils.toy2d import in_support_share, make_spiral
+    data = make_spiral(2000, make_generator(1))
+    cloud = data.mean(0) + torch.randn(1000, 2, generator=make_generator(4)) @ torch.linalg.cholesky(torch.cov(data.T)).T
+    return in_support_share(cloud)
 
 
 @lru_cache(maxsize=None)
@@ -112,44 +140,44 @@ CLAIMS = [
     # 00: how long the shipped models trained
     Claim("00", "the two largest in [[43]] and 86 minutes", PIXEL_MIN),
     Claim("00", "the two largest in 43 and [[86]] minutes", sd_train_minutes),
+    # 03: the pass mark's meaning (a Gaussian fitted to the data, as tests/test_toy2d.py builds it)
+    Claim("03", "puts only about [[44]]% of its points on the spiral", lambda: 100 * gaussian_in_support(), tol=1),
     # 04: the shipped denoiser's recipe
     Claim("04", "trained for about [[43]] minutes on a 2-core CPU", PIXEL_MIN),
     Claim("04", "the shipped model below trained for about [[43]] minutes", PIXEL_MIN),
     Claim("04", "minutes ([[4,000]] steps of 64 images)", lambda: record("pixel-unet")["steps"]),
     Claim("04", "(4,000 steps of [[64]] images)", lambda: record("pixel-unet")["batch_size"]),
+    Claim("04", "During training, [[10]]% of captions are blanked", lambda: 100 * record("pixel-unet")["recipe"]["p_all"]),
+    Claim("04", "blanked on its own [[5]]% of the time, so", lambda: 100 * record("pixel-unet")["recipe"]["p_each"]),
+    Claim("04", "with [[10]]% of rows blanked", lambda: 100 * record("pixel-unet")["recipe"]["p_all"]),
+    Claim("04", "blanked on its own [[5]]% of the time? Compute", lambda: 100 * record("pixel-unet")["recipe"]["p_each"]),
     Claim("04", "min(SNR_t, [[5]]) / SNR_t", lambda: record("pixel-unet")["recipe"]["snr_gamma"]),
     # 05: the judge, DDPM-1000's time, what moves the model's judge-FID
     Claim("05", "it reads all three right [[99.6]]% of the time",
           lambda: 100 * record("judge")["accuracy"]["held_out"]["all"]),
-    Claim("05", "took about 27 minutes of CPU for its [[500]] images", lambda: compare("diffusion DDPM-1000")["samples"]),
-    Claim("05", "took about [[27]] minutes of CPU for its 500 images", DDPM_500_MIN),
-    Claim("05", "500 images ([[3.2]] s each, drawn 100 at a time)", lambda: DDPM_MS() / 1000),
-    Claim("05", "(3.2 s each, drawn [[100]] at a time)", lambda: result("compare_generators")["batch_size"]),
-    Claim("05", "than the benchmark's batches of [[100]]", lambda: result("compare_generators")["batch_size"]),
+    Claim("05", "DDPM-1000 makes [[1000]] network calls per image", lambda: compare("diffusion DDPM-1000")["calls_per_image"]),
+    Claim("05", "[[40]] times DDIM-25's 25", lambda: compare("diffusion DDPM-1000")["calls_per_image"] / 25),
+    Claim("05", "stored benchmark it took [[3.2]] s per image", lambda: DDPM_MS() / 1000),
+    Claim("05", "drawn [[100]] at a time (27 minutes", lambda: result("compare_generators")["batch_size"]),
+    Claim("05", "at a time ([[27]] minutes for 500 images)", DDPM_500_MIN),
+    Claim("05", "(27 minutes for [[500]] images)", lambda: compare("diffusion DDPM-1000")["samples"]),
     Claim("05", "for [[40]] times fewer network calls", lambda: printed("05", r"(\d+)× fewer with DDIM-25")),
-    Claim("05", "| shipped ([[43]] min), five sampling seeds |", PIXEL_MIN),
     Claim("05", "| [[4.42]] ± 0.24 |", lambda: spread("pixel-unet")["mean"]),
     Claim("05", "| 4.42 ± [[0.24]] |", lambda: spread("pixel-unet")["stdev"]),
     Claim("05", "| [[7.06]] ± 0.64 |", lambda: spread("runs/variants/shipped-seed1")["mean"]),
     Claim("05", "| 7.06 ± [[0.64]] |", lambda: spread("runs/variants/shipped-seed1")["stdev"]),
-    Claim("05", "trained twice as long ([[80]] min)", lambda: variant(steps=8000)["train_minutes"]),
     Claim("05", "| [[4.42]] ± 0.25 |", lambda: spread("runs/variants/steps-8000")["mean"]),
     Claim("05", "| 4.42 ± [[0.25]] |", lambda: spread("runs/variants/steps-8000")["stdev"]),
     Claim("05", "[[2.5]] times as many weights",
           lambda: variant(block_out_channels=[32, 64, 128])["parameters"] / record("pixel-unet")["parameters"]),
-    Claim("05", "as many weights ([[57]] min)", lambda: variant(block_out_channels=[32, 64, 128])["train_minutes"]),
-    Claim("05", "as many weights (57 min) | [[4.3]] |", lambda: variant(block_out_channels=[32, 64, 128])["judge_fid_null"]),
+    Claim("05", "| twice the training steps ([[8,000]]) |", lambda: 2 * record("pixel-unet")["steps"]),
+    Claim("05", "| 2.5 times as many weights | [[4.3]] |", lambda: variant(block_out_channels=[32, 64, 128])["judge_fid_null"]),
+    Claim("05", "all against one set of [[500]] renders", lambda: result("sampler_quality")["n_real"]),
+    Claim("05", "judge-FID falls to about [[55]]% of its no-label value", tol=3, source=lambda: 100 * (
+        record("pixel-unet")["metrics"]["judge_fid_conditional_training_mix"] / record("pixel-unet")["metrics"]["judge_fid_unconditional"])),
     Claim("05", "only [[600]] training steps", lambda: result("loss_weighting")["rows"][0]["steps"]),
     Claim("05", "| [[28]] to 34 |", lambda: min(r["judge_fid"] for r in result("loss_weighting")["rows"])),
     Claim("05", "| 28 to [[34]] |", lambda: max(r["judge_fid"] for r in result("loss_weighting")["rows"])),
-    Claim("05", "told the composition | [[2.6]] (no label",
-          lambda: record("pixel-unet")["metrics"]["judge_fid_conditional_training_mix"]),
-    Claim("05", "(no label: [[4.7]], floor", lambda: record("pixel-unet")["metrics"]["judge_fid_unconditional"]),
-    Claim("05", "floor [[0.34]]; N = 1000)", lambda: record("pixel-unet")["metrics"]["judge_fid_real_vs_real_floor"]),
-    Claim("05", "floor 0.34; N = [[1000]])", lambda: record("pixel-unet")["metrics"]["n_unconditional"]),
-    Claim("05", "with no label ([[4.7]] against 2.6", lambda: record("pixel-unet")["metrics"]["judge_fid_unconditional"]),
-    Claim("05", "with no label (4.7 against [[2.6]]",
-          lambda: record("pixel-unet")["metrics"]["judge_fid_conditional_training_mix"]),
     # 06: the guidance sweep, as printed by the notebook
     Claim("06", "the prompt is ignored: adherence [[0.00]]", lambda: printed("06", SWEEP.format(w=0.0))),
     Claim("06", "wanders off the prompt now and then ([[0.73]])", lambda: printed("06", SWEEP.format(w=1.0))),
@@ -158,29 +186,56 @@ CLAIMS = [
     Claim("06", "(diversity 5.26 → [[4.22]])", lambda: printed("06", DIVERSITY.format(w=2.0))),
     Claim("06", "At w = 4 adherence falls to [[0.56]]", lambda: printed("06", SWEEP.format(w=4.0))),
     Claim("06", "at w = 7.5 to [[0.19]]", lambda: printed("06", SWEEP.format(w=7.5))),
+    Claim("06", "dropped with probability [[5]]%", lambda: 100 * record("pixel-unet")["recipe"]["p_each"]),
+    # 07: the latent scaling factor, the autoencoder's bargain, caption dropout
+    Claim("07", "a 16×16×4 latent, [[8]] times smaller per side",
+          lambda: record("storybook-sd")["recipe"]["image_size"] / record("storybook-sd")["recipe"]["sd"]["latent_size"]),
+    Claim("07", "the judge reads [[99.6]]% of the reconstructions right",
+          lambda: 100 * record("storybook-sd")["metrics"]["vae_reconstruction"]["judge_adherence"]),
+    Claim("07", "up from [[98.3]]%",
+          lambda: 100 * record("storybook-sd")["metrics"]["vae_reconstruction"]["before_discriminator"]["judge_adherence"]),
+    Claim("07", "besides the [[10]]% of empty captions", lambda: 100 * record("storybook-sd")["recipe"]["p_uncond"]),
+    Claim("07", "left out of a caption [[10]]% of the time", lambda: 100 * record("storybook-sd")["recipe"]["p_drop_word"]),
     # 07: the latent scaling factor
     Claim("07", "latents of its [[10,800]] training renders", lambda: record("storybook-sd")["recipe"]["pool_size"]),
     Claim("07", "the scaled latents s·z have a std close to [[1]]", lambda: printed("07", r"std of s·z (\d+\.\d\d)"), tol=0.05),
+    # 07: the guidance scale chosen on the validation set
+    Claim("07", "ahead by one sample of [[120]]", lambda: record("storybook-sd")["default_guidance"]["per_group"]),
+    Claim("07", "([[112]] read right against 111)", lambda: 120 * record("storybook-sd")["default_guidance"]["held_out_adherence"]["7.5"]),
+    Claim("07", "(112 read right against [[111]])", lambda: 120 * record("storybook-sd")["default_guidance"]["held_out_adherence"]["5"]),
     # 08: the saved comparison table, and the shipped baselines' records
-    Claim("08", "# 500 DDPM-1000 images took [[27]] min", DDPM_500_MIN, code=True),
+    Claim("08", "[[500]] of its images took 27 minutes", lambda: compare("diffusion DDPM-1000")["samples"]),
+    Claim("08", "500 of its images took [[27]] minutes", DDPM_500_MIN),
+    Claim("08", "on a 2-core Intel Xeon ([[3.2]] s each", lambda: DDPM_MS() / 1000),
+    Claim("08", "drawn [[100]] at a time), against", lambda: result("compare_generators")["batch_size"]),
+    Claim("08", "against [[82]] ms for DDIM-25 there", lambda: compare("diffusion DDIM-25")["ms_per_image"]),
+    Claim("08", "the second one's generator learns [[20]] times faster", lambda: code_number("08", r"for ratio in \(1, (\d+)\)")),
     Claim("08", "(the shipped VAE had [[1200]] steps)", lambda: record("vae")["steps"]),
     Claim("08", "its whole run ([[1600]] steps)", lambda: record("gan")["steps"]),
     Claim("08", "(64 renders give about [[40]])", lambda: printed("08", r"renders: +spread +(\d+\.\d)"), tol=5),
     Claim("08", "[[4.9]] with DDIM-25", lambda: compare("diffusion DDIM-25")["fid"]),
-    Claim("08", "[[4.7]] with DDPM-1000", lambda: compare("diffusion DDPM-1000")["fid"]),
     Claim("08", "The VAE follows at [[15.4]]", lambda: compare("VAE")["fid"]),
     Claim("08", "the GAN at [[38.0]]", lambda: compare("GAN")["fid"]),
     Claim("08", "the renders score [[0.85]] against each other", lambda: compare("real renders")["fid"]),
     Claim("08", "DDIM-25 ([[0.95]])", lambda: compare("diffusion DDIM-25")["coverage"]),
-    Claim("08", "DDPM-1000 ([[0.93]])", lambda: compare("diffusion DDPM-1000")["coverage"]),
     Claim("08", "the VAE ([[0.89]])", lambda: compare("VAE")["coverage"]),
     Claim("08", "renders do ([[0.90]])", lambda: compare("real renders")["coverage"]),
     Claim("08", "The GAN finds [[0.29]]", lambda: compare("GAN")["coverage"]),
-    Claim("08", "DDIM-25 costs [[82]] ms", lambda: compare("diffusion DDIM-25")["ms_per_image"]),
-    Claim("08", "DDPM-1000 about [[3.2]] s", lambda: DDPM_MS() / 1000),
+    Claim("08", "a DDIM-25 image [[82]] ms, some 400 times more", lambda: compare("diffusion DDIM-25")["ms_per_image"]),
+    Claim("08", "some [[400]] times more", lambda: compare("diffusion DDIM-25")["ms_per_image"] / compare("GAN")["ms_per_image"],
+          tol=50),
     Claim("08", "The denoiser trained for [[43]] minutes", lambda: compare("diffusion DDIM-25")["train_minutes"]),
     Claim("08", "the VAE for [[3]] and", lambda: compare("VAE")["train_minutes"]),
     Claim("08", "and the GAN for [[7]].", lambda: compare("GAN")["train_minutes"]),
+]
+
+# README.md and docs/: the course's timing run
+COURSE_S = lambda: result("course_time_full")["total"]                   # noqa: E731
+CLAIMS += [
+    Claim("README.md", "All [[11]] notebooks ran in 578 s", lambda: len(list(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))),
+    Claim("README.md", "All 11 notebooks ran in [[578]] s", COURSE_S),
+    Claim("README.md", "nothing else running: [[578]] s for the whole course", COURSE_S),
+    Claim("docs/teaching.md", "nothing else running: [[578]] s in all", COURSE_S),
 ]
 
 NUMBER = re.compile(r"\[\[([^\]]+)\]\]")
@@ -229,14 +284,157 @@ def test_every_quoted_spread_is_a_stored_one(prefix: str) -> None:
 
 @pytest.mark.parametrize("prefix", sorted(p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
 def test_measured_time_of_each_notebook(prefix: str) -> None:
-    """A "Time: … (N s measured" line quotes benchmarks/results/course_time_full.json."""
-    seconds = {k[:2]: v for k, v in result("course_time_full")["seconds"].items()}
+    """A "Time: … (N s on <machine>, the course's timing run)" line quotes course_time_full.json and names
+    its machine; no line says "N s measured", which a reader would set against their own clock."""
+    stored = result("course_time_full")
+    seconds = {k[:2]: v for k, v in stored["seconds"].items()}
     for cell in prose(prefix):
-        for quoted in re.findall(r"\((\d+) s measured", cell):
+        assert not re.search(r"\d s measured", cell), f"notebook {prefix}: say whose machine measured it, not 'measured'."
+        for quoted, machine in re.findall(r"\((\d+) s on (a [^,)]+), the course's timing run", cell):
             assert abs(float(quoted) - seconds[prefix]) <= 0.5, (
-                f"notebook {prefix} says {quoted} s measured; course_time_full.json says {seconds[prefix]} s.")
+                f"notebook {prefix} says {quoted} s; course_time_full.json says {seconds[prefix]} s.")
+            assert machine == results.machine(stored), f"notebook {prefix} names {machine!r}, the run was on {results.machine(stored)!r}."
+
+
+# A stored figure is quoted with the machine that made it: (notebook, text with {machine}, stored result);
+# {machine} is results.machine's words ("a 2-core Intel Xeon"), {bare} the same without the article.
+MACHINES = [
+    ("05", "On the {bare} of the stored benchmark it took", "compare_generators"),
+    ("05", "ms / image on {machine}", "sampler_quality"),     # printed by results.format_sampler_rows
+    ("08", "500 of its images took 27 minutes on {machine}", "compare_generators"),
+    ("08", "On the {bare} of the stored run", "compare_generators"),
+    ("README.md", "ran in 578 s on {machine}", "course_time_full"),
+    ("docs/teaching.md", "{bare_cpu} CPU, no GPU, nothing else running: 578 s", "course_time_full"),
+]
+
+
+@pytest.mark.parametrize("prefix, quote, name", MACHINES, ids=lambda v: str(v)[:30])
+def test_stored_figures_name_their_machine(prefix: str, quote: str, name: str) -> None:
+    machine = results.machine(result(name))
+    text = _flat(quote.format(machine=machine, bare=machine.split(" ", 1)[1], bare_cpu=machine.split(" ", 1)[1]))
+    sources = prose(prefix) + ([] if prefix.endswith(".md") else [
+        _flat("".join(o.get("text", ""))) for c in notebook(prefix)["cells"]
+        for o in c.get("outputs", []) if o.get("output_type") == "stream"])
+    assert any(text in s for s in sources), f"notebook {prefix} should say {text!r}: the figure's machine, as stored."
+
+
+STORED = sorted({f.name for f in (ROOT / "benchmarks" / "results").glob("*.json")}
+                | {f.name for f in EXPERIMENTS.glob("*/*.json")})
+BOOKKEEPING = re.compile(r"benchmarks/results/|\b\d{4}-\d\d-\d\d\b|\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|"
+                         r"Oct|Nov|Dec)[a-z]* \d{4}\b|(?<![\w/.-])(?:" + "|".join(map(re.escape, STORED)) + r")\b")
+URL = re.compile(r"https?://\S+")
+
+
+def reader_view(prefix: str) -> list[tuple[str, str]]:
+    """(where, text) for every cell's source and every committed text output of a notebook."""
+    views = []
+    for i, c in enumerate(notebook(prefix)["cells"]):
+        views.append((f"cell {i} ({c['cell_type']})", "".join(c["source"])))
+        for o in c.get("outputs", []):
+            data = o.get("data", {})
+            views.append((f"cell {i} output", "".join(o.get("text", "")) + "".join(data.get("text/plain", ""))
+                          + "".join(data.get("text/html", "")) + "".join(data.get("text/markdown", ""))))
+    return views
+
+
+@pytest.mark.parametrize("prefix", sorted(p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+def test_no_cell_shows_a_result_file_or_a_date(prefix: str) -> None:
+    """The audit trail (which file, which run, which machine, when) lives in benchmarks/RESULTS.md, linked
+    once; a lesson shows neither a stored result's file name nor a date, in its text, its code or its
+    committed outputs. (A date inside a URL is part of an address, not bookkeeping.)"""
+    found = [f"{where}: {m.group(0)!r}" for where, text in reader_view(prefix)
+             for m in BOOKKEEPING.finditer(URL.sub("", text))]
+    assert not found, (f"notebook {prefix} shows bookkeeping: {'; '.join(found)}. Quote the figure (with its "
+                       "machine) and leave the file and the date to benchmarks/RESULTS.md; a committed output "
+                       "changes when its notebook is re-executed.")
 
 
 def test_claims_cover_every_notebook_that_quotes_results() -> None:
-    """The claims above are not stale: each one's notebook exists."""
-    assert {c.notebook for c in CLAIMS} <= {p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    """The claims above are not stale: each one's notebook (or document) exists."""
+    assert {c.notebook for c in CLAIMS} <= {p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")} | set(DOCS)
+
+
+# ----------------------------------------------------------------------------- no figure without a source
+PREFIXES = sorted(p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+# A time, a factor or a share as prose quotes it: "83 s", "27 minutes", "40 times", "400×", "55%".
+# "3 × 32 × 32" is a shape, not a factor, so × before a number does not count.
+QUANTITY = re.compile(r"(?<![\w.,])(\d[\d,]*(?:\.\d+)?) ?(?:%|×(?! ?\d)|x\b|s\b|ms\b|min\b|minutes?\b|seconds?\b"
+                      r"|hours?\b|times\b)")
+# Checked by the general tests above, not by a claim: a notebook's Time line (an estimate, then the timing
+# run's seconds, which test_measured_time_of_each_notebook checks) and the course map's time columns.
+CHECKED_ELSEWHERE = [
+    (PREFIXES, re.compile(r"\*{0,2}Time(?: on CPU)?:\*{0,2} [^.(]*(?:\(\d+ s on a [^,)]+, the course's timing run)?")),
+    (["README.md", "docs/teaching.md"], re.compile(r"\| \d+ s \|")),     # the time column of their timing tables
+]
+# Numbers in prose that no run measured, each with the reason it needs no source. Keep this list short.
+NOT_MEASURED = [
+    ("01", "about 68% of values within ±1 and 95% within ±2", "a property of the normal distribution"),
+    ("08", "minus 4 times its own value", "the definition of the Laplacian"),
+    ("docs/teaching.md", "## The plan (3 hours)", "the length of a planned session, not a measurement"),
+]
+
+
+def quantities(prefix: str) -> list[tuple[str, str, int, int]]:
+    """(text, number, start, end) of every quoted time, factor or share in a notebook's markdown or a document."""
+    found = []
+    for text in prose(prefix):
+        for m in QUANTITY.finditer(text):
+            found.append((text, m.group(1), m.start(), m.end()))
+    return found
+
+
+def _covered(prefix: str, text: str, number: str, start: int, end: int) -> bool:
+    for claim in (c for c in CLAIMS if c.notebook == prefix and not c.code):
+        quote, _, _ = _split(claim.quote)
+        raw = NUMBER.findall(claim.quote)[0]
+        offset = len(_flat(claim.quote.split("[[")[0] + "x")) - 1        # where the number sits in the quote
+        for m in re.finditer(re.escape(quote), text):
+            if raw == number and m.start() + offset == start:
+                return True
+    for where, pattern in CHECKED_ELSEWHERE:
+        if prefix in where and any(m.start() <= start and end <= m.end() for m in pattern.finditer(text)):
+            return True
+    for where, snippet, _ in NOT_MEASURED:
+        if where == prefix:
+            at = text.find(_flat(snippet))
+            if at >= 0 and at <= start and end <= at + len(_flat(snippet)):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("prefix", PREFIXES + DOCS)
+def test_every_quoted_time_factor_and_share_has_a_source(prefix: str) -> None:
+    """A time, factor or share in the prose is a claim's number (checked against its source), is checked
+    by a general test above, or is listed in NOT_MEASURED with its reason; anything else fails."""
+    bare = [f"{number!r} in …{text[max(0, start - 40):end + 20]}…" for text, number, start, end in quantities(prefix)
+            if not _covered(prefix, text, number, start, end)]
+    assert not bare, (f"{prefix} quotes figures that no claim checks:\n  " + "\n  ".join(bare) +
+                      f"\nAdd a Claim in {Path(__file__).name} whose source() gives each number (a stored result, a "
+                      "record, a printed output), or say in NOT_MEASURED why it needs none.")
+
+
+def test_not_measured_entries_are_used() -> None:
+    """An entry of NOT_MEASURED that no longer matches the prose is stale."""
+    for where, snippet, reason in NOT_MEASURED:
+        assert reason and any(_flat(snippet) in text for text in prose(where)), f"{where} no longer says {snippet!r}"
+
+
+def _timing_rows(path: str, pattern: str) -> dict[str, float]:
+    return {m.group(1)[:2]: float(m.group(2)) for m in re.finditer(pattern, (ROOT / path).read_text(encoding="utf-8"), re.M)}
+
+
+@pytest.mark.parametrize("path, pattern", [
+    ("README.md", r"^\| \[(\d\d_\w+)\]\(notebooks/.*\| (\d+) s \|$"),
+    ("docs/teaching.md", r"^\| (\d\d_\w+) \| (\d+) s \|"),
+])
+def test_course_map_times_are_the_timing_run(path: str, pattern: str) -> None:
+    """The per-notebook times of the README's course map and of teaching.md are course_time_full's, and that
+    run timed every notebook there is."""
+    seconds = {k[:2]: v for k, v in result("course_time_full")["seconds"].items()}
+    rows = _timing_rows(path, pattern)
+    assert sorted(rows) == PREFIXES == sorted(seconds), (
+        f"{path} lists times for {sorted(rows)}, course_time_full.json for {sorted(seconds)}, the notebooks are "
+        f"{PREFIXES}: rerun `python benchmarks/course_time.py --mode full` and copy its times.")
+    wrong = {k: (v, seconds[k]) for k, v in rows.items() if abs(v - seconds[k]) > 0.5}
+    assert not wrong, f"{path}: quoted vs timed seconds {wrong}"

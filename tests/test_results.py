@@ -22,10 +22,20 @@ def test_load_reads_a_stored_result_and_explains_a_missing_one(tmp_path, monkeyp
         results.load("x.json")
 
 
-def test_the_stored_sampler_table_has_only_large_runs_and_both_sources():
+def test_machine_says_where_a_result_was_measured():
+    assert results.machine({"machine": {"cpu": "Intel(R) Xeon(R) Processor", "cores": 2, "gpu": None}}) == "a 2-core Intel Xeon"
+    assert results.machine({"machine": {"cpu": "AMD EPYC", "cores": 2}}) == "a 2-core AMD EPYC"
+    assert results.machine({"machine": {"cpu": "x", "cores": 16, "gpu": "NVIDIA H100"}}) == "a NVIDIA H100"
+
+
+def test_the_stored_sampler_table_has_one_n_one_floor_and_no_bookkeeping():
     table = results.sampler_rows()
-    assert "real renders [2]" in table and any(k.endswith("[1]") for k in table)
-    assert all(r["n"] >= 500 for r in table.values())
+    assert table and all(r["n"] >= 500 for r in table.values()) and len({r["n"] for r in table.values()}) == 1
     text = results.format_sampler_rows(table)
-    assert text.count("benchmarks/results/") == 2 and "real-vs-real floor" in text
+    quality = results.load("sampler_quality")
+    assert text.count("(floor)") == 1 and f"{quality['floor_fid']:.2f}" in text
+    assert "benchmarks/results" not in text and ".json" not in text and quality["date"][:10] not in text
+    assert results.machine(quality) in text.splitlines()[0]
+    with pytest.raises(ValueError, match="one N"):
+        results.format_sampler_rows({"a": dict(table[next(iter(table))]), "b": dict(table[next(iter(table))], n=64)})
     assert results.RESULTS_DIR == paths.RESULTS_DIR
