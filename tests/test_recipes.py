@@ -19,7 +19,7 @@ from course_utils.recipes import RECIPES
 from course_utils.recipes import gan as gan_recipe
 from course_utils.recipes import judge as judge_recipe
 from course_utils.recipes import pixel_unet, record as record_writer
-from course_utils.recipes import storybook_sd
+from course_utils.recipes import sd_decoder, storybook_sd
 from course_utils.recipes import vae as vae_recipe
 from course_utils.seeding import make_generator
 from course_utils.training import TrainResult
@@ -50,7 +50,7 @@ def dummy_recipe(monkeypatch):
 
 def test_list_names_every_recipe(capsys):
     assert train.main(["--list"]) == 0
-    assert capsys.readouterr().out.split() == ["judge", "pixel-unet", "vae", "gan", "storybook-sd"]
+    assert capsys.readouterr().out.split() == ["judge", "pixel-unet", "vae", "gan", "storybook-sd", "storybook-sd-decoder"]
 
 
 def test_every_command_stored_in_a_shipped_record_still_reaches_its_recipe(monkeypatch, tmp_path):
@@ -235,7 +235,8 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
                    vae_crop=64, vae_losses=replace(r.vae_losses, disc_start=1),
                    sd=replace(TINY_SD, latent_channels=r.vae.latent_channels), unet_steps=2, unet_batch=4,
                    unet_warmup=1, eval_per_group=2, eval_steps=2, eval_reconstructions=4, validation_per_group=2,
-                   guidance_candidates=(1.0, 3.0))
+                   guidance_candidates=(1.0, 3.0),
+                   decoder=replace(r.decoder, steps=2, batch=2, eval_reconstructions=4, eval_redraw=2))
     record = storybook_sd.build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=tiny, progress=False)
     chosen = record["default_guidance"]
     assert chosen["value"] in (1.0, 3.0) and set(chosen["held_out_adherence"]) == {"1", "3"}
@@ -254,12 +255,33 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
     assert set(record["metrics"]["vae_reconstruction"]["before_discriminator"]) >= {"psnr_db", "detail_ratio"}
     with pytest.raises(CheckpointError, match="No autoencoder 'vae_after'.*vae_before_discriminator"):
         load_autoencoder(tmp_path / "storybook-sd", "vae_after")
+    # stage 3b: the decoder fine-tuned on the frozen encoder; the autoencoder before it ships beside the pipeline
+    first = load_autoencoder(tmp_path / "storybook-sd", sd_decoder.BEFORE_DECODER)
+    _same_encoder_other_decoder(first, pipe.vae)
+    assert record["decoder_finetune"]["steps"] == 2 and record["decoder_finetune"]["autocast"] in ("bf16", "fp32")
+    assert set(record["metrics"]["redraw_fidelity"]) == {"after_decoder_finetune", "before_decoder_finetune"}
+    assert "subject_psnr_db" in record["metrics"]["vae_reconstruction"]["before_decoder_finetune"]
+    # the stage alone, on the saved pipeline: it starts from the kept autoencoder, so it repeats bit for bit
+    again = sd_decoder.build(tmp_path / "storybook-sd", run_dir=tmp_path / "run-decoder",
+                             recipe=replace(r.decoder, steps=2, batch=2, eval_reconstructions=4, eval_redraw=2),
+                             progress=False)
+    redone = load_autoencoder(tmp_path / "storybook-sd")
+    assert all(torch.equal(a, b) for a, b in zip(redone.state_dict().values(), pipe.vae.state_dict().values()))
+    assert again["decoder_finetune"]["command"].startswith("python -m course_utils.train")
+    verify_manifest(tmp_path / "storybook-sd")
+
+
+def _same_encoder_other_decoder(a, b) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa if not k.startswith(("decoder.", "post_quant_conv.")))
+    assert any(not torch.equal(sa[k], sb[k]) for k in sa if k.startswith("decoder."))
 
 
 def test_steps_scale_the_vae_in_proportion():
     recipe = storybook_sd.RECIPE
     quick = storybook_sd._scaled(recipe, 15)
     assert quick.unet_steps == 15 and 1 <= quick.vae_steps < recipe.vae_steps and storybook_sd._scaled(recipe, None) == recipe
+    assert 1 <= quick.decoder.steps < recipe.decoder.steps
 
 
 @pytest.mark.slow

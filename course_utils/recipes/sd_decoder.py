@@ -79,15 +79,15 @@ def finetune_decoder(vae: AutoencoderKL, recipe: DecoderRecipe, run_dir: Path, *
     return vae.eval(), result, autocast
 
 
-def decoder_report(pipe, before: AutoencoderKL, recipe: DecoderRecipe) -> dict:
-    """Round trip and redraw fidelity of the pipeline's autoencoder and of ``before`` (the same encoder)."""
+def decoder_report(pipe, before: AutoencoderKL, recipe: DecoderRecipe, guidance_scale: float) -> dict:
+    """Round trip and redraw fidelity (at ``guidance_scale``) of the pipeline's autoencoder and of ``before``."""
     after = pipe.vae
     out = {"after": reconstruction_report(after, n=recipe.eval_reconstructions, size=recipe.image_size, seed=recipe.seed + 1),
            "before": reconstruction_report(before, n=recipe.eval_reconstructions, size=recipe.image_size, seed=recipe.seed + 1),
-           "redraw_after": redraw_fidelity(pipe, n=recipe.eval_redraw)}
+           "redraw_after": redraw_fidelity(pipe, n=recipe.eval_redraw, guidance_scale=guidance_scale)}
     pipe.vae = before
     try:
-        out["redraw_before"] = redraw_fidelity(pipe, n=recipe.eval_redraw)
+        out["redraw_before"] = redraw_fidelity(pipe, n=recipe.eval_redraw, guidance_scale=guidance_scale)
     finally:
         pipe.vae = after
     return out
@@ -116,7 +116,8 @@ def build(out_dir: Path, *, run_dir: Path, steps: int | None = None, seed: int |
     vae.save_pretrained(out_dir / "vae", safe_serialization=True)
     write_manifest(out_dir)
     t0 = time.time()
-    report = decoder_report(load_text_to_image(out_dir), before, recipe)
+    pipe = load_text_to_image(out_dir)
+    report = decoder_report(pipe, before, recipe, pipe.default_guidance)
     record_path = out_dir / "record.json"
     record = json.loads(record_path.read_text())
     record["metrics"]["vae_reconstruction"] = {**report["after"], "before_decoder_finetune": report["before"]}

@@ -241,16 +241,16 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     t0 = time.time()
     # fresh renders of all 120 compositions (seed + 1): PSNR, judge adherence and detail of the round trip
     rec_metrics = reconstruction_report(vae, n=recipe.eval_reconstructions, size=recipe.image_size, seed=recipe.seed + 1)
-    redraw = None
-    if before_decoder is not None:
-        report = decoder_report(pipe, before_decoder, replace(recipe.decoder, seed=recipe.seed))
-        rec_metrics = {**rec_metrics, "before_decoder_finetune": report["before"]}
-        redraw = {"after_decoder_finetune": report["redraw_after"], "before_decoder_finetune": report["redraw_before"]}
     chosen = (choose_guidance(pipe, recipe.guidance_candidates, per_group=recipe.validation_per_group,
                               num_inference_steps=recipe.eval_steps) if recipe.guidance_candidates else None)
     guidance = chosen["value"] if chosen else recipe.eval_guidance
     samples = adherence_report(pipe, per_group=recipe.eval_per_group, guidance_scale=guidance,
                                num_inference_steps=recipe.eval_steps)
+    redraw = None
+    if before_decoder is not None:
+        report = decoder_report(pipe, before_decoder, replace(recipe.decoder, seed=recipe.seed), guidance)
+        rec_metrics = {**rec_metrics, "before_decoder_finetune": report["before"]}
+        redraw = {"after_decoder_finetune": report["redraw_after"], "before_decoder_finetune": report["redraw_before"]}
     times["evaluation_s"] = round(time.time() - t0, 1)
     save_pipeline(pipe, out_dir)
     if before_decoder is not None:
