@@ -1,10 +1,16 @@
-"""How much of a picture survives the text-to-image model's autoencoder? PSNR, judge adherence and detail of
-the round trip x → z → x̂ of fresh renders of all 120 compositions (``evaluation.reconstruction_report``).
+"""How much of a picture survives the text-to-image model's autoencoder, and where is the detail lost?
 
-    .venv/bin/python benchmarks/autoencoder_quality.py [--n 240] [--model storybook-sd]
+    .venv/bin/python benchmarks/autoencoder_quality.py [--n 240] [--redraw 120] [--model storybook-sd]
 
-Issue #18's targets, at 128 px: PSNR ≥ 28 dB, judge adherence of the reconstructions ≥ 99.5%, detail
-(mean |Laplacian|) within 15% of the originals'. Writes benchmarks/results/autoencoder_quality.json.
+For the pipeline's autoencoder and, when the folder keeps it, the one before its decoder was fine-tuned
+(``vae_before_decoder_finetune``, the same encoder): the round trip x → z → x̂ of fresh renders of all 120
+compositions (``evaluation.reconstruction_report``): PSNR and detail over the whole image and inside the
+animal and prop masks, judge adherence; and the whole model's redraw fidelity (``evaluation.redraw_fidelity``:
+img2img at strength 0.5 of fresh renders with their own caption, PSNR inside the masks).
+
+Issue #26's targets: subject PSNR ≥ 20 dB, whole image ≥ 23 dB, judge adherence ≥ 99.5 %, subject detail
+0.85–1.15; redraw fidelity's subject PSNR up ≥ 3 dB on the model before. Writes
+benchmarks/results/autoencoder_quality.json.
 """
 from __future__ import annotations
 
@@ -13,26 +19,46 @@ import time
 
 from _common import device_label, save
 
-from course_utils.evaluation import reconstruction_report
-from course_utils.pipelines import load_text_to_image
+from course_utils.evaluation import reconstruction_report, redraw_fidelity
+from course_utils.paths import data_path
+from course_utils.pipelines import load_autoencoder, load_text_to_image
+
+BEFORE = "vae_before_decoder_finetune"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=240, help="renders (2 per composition at 240)")
+    parser.add_argument("--redraw", type=int, default=120, help="renders for redraw fidelity (0: skip it)")
     parser.add_argument("--model", default="storybook-sd")
     args = parser.parse_args()
     pipe = load_text_to_image(args.model, device="cpu")
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
     t0 = time.perf_counter()
-    report = reconstruction_report(pipe.vae, n=args.n, size=size)
-    seconds = round(time.perf_counter() - t0, 1)
+    shipped = pipe.vae
+    models = {"shipped": shipped}
+    if (data_path(args.model) / BEFORE / "config.json").is_file():
+        models["before_decoder_finetune"] = load_autoencoder(args.model, BEFORE)
     latent = f"{pipe.unet.config.sample_size}×{pipe.unet.config.sample_size}×{pipe.vae.config.latent_channels}"
-    print(f"{size} px → {latent} latents (f = {pipe.vae_scale_factor}), {args.n} renders of all 120 compositions:")
-    print(f"  PSNR {report['psnr_db']:.2f} dB   judge adherence {report['judge_adherence']:.3f} "
-          f"(originals {report['judge_adherence_of_originals']:.3f})   detail {report['detail_ratio']:.2f} of the originals'")
+    print(f"{size} px → {latent} latents (f = {pipe.vae_scale_factor}), {args.n} renders of all 120 compositions; "
+          f"redraw: img2img at strength 0.5 of {args.redraw} renders, guidance {pipe.default_guidance:g}")
+    out = {}
+    for name, vae in models.items():
+        report = reconstruction_report(vae, n=args.n, size=size)
+        if args.redraw:
+            pipe.vae = vae
+            report["redraw"] = redraw_fidelity(pipe, n=args.redraw, guidance_scale=pipe.default_guidance)
+            pipe.vae = shipped
+        out[name] = report
+        print(f"  {name:24s} PSNR {report['psnr_db']:.2f} dB, subject {report['subject_psnr_db']:.2f} dB   "
+              f"adherence {report['judge_adherence']:.3f} (originals {report['judge_adherence_of_originals']:.3f})   "
+              f"detail {report['detail_ratio']:.2f}, subject {report['subject_detail_ratio']:.2f}"
+              + (f"   redraw subject {report['redraw']['subject_psnr_db']:.2f} dB (whole {report['redraw']['psnr_db']:.2f})"
+                 if args.redraw else ""))
+    seconds = round(time.perf_counter() - t0, 1)
     print("wrote", save("autoencoder_quality", {"device": device_label(), "model": args.model, "latent": latent,
-                                                "factor": pipe.vae_scale_factor, **report, "seconds": seconds}))
+                                                "factor": pipe.vae_scale_factor, **out["shipped"], "models": out,
+                                                "seconds": seconds}))
 
 
 if __name__ == "__main__":
