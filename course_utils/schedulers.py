@@ -93,9 +93,10 @@ class _Scheduler:
                 raise ValueError(f"steps_offset={self.config['steps_offset']} pushes timestep {int(steps.max())} "
                                  f"past T−1={T - 1}; use fewer steps or steps_offset=0.")
             return steps
-        # trailing: T−1, T−1−T/n, …, exactly n of them. (diffusers' np.arange(T, 0, −T/n) yields n+1 values
-        # for many (T, n), e.g. T = 50, n = 29, the last one −1: an extra step at a timestep that does not exist.)
-        return np.round(T - np.arange(n) * (T / n)) - 1
+        # trailing: T−1, T−1−T/n, …: diffusers' own expression, so its float error rounds ties the same way
+        # (T = 50, n = 12: arange's 12.500000000000021 → 12), cut to n. Uncut it yields n+1 values for many
+        # (T, n), e.g. T = 50, n = 29, the last one −1: an extra step at a timestep that does not exist.
+        return (np.round(np.arange(T, 0, -(T / n))) - 1)[:n]
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
         """Choose the ``num_inference_steps`` timesteps to sample with (``.timesteps``, descending)."""

@@ -1,6 +1,7 @@
 """The course's schedulers equal diffusers' (diffusers' own test style: torch.arange inputs, a dummy
 model with a simple formula, a seeded CPU generator, whole sampling loops, one summary number)."""
 import diffusers
+import numpy as np
 import pytest
 import torch
 
@@ -223,3 +224,32 @@ def test_ddim_ends_clean_and_departs_from_diffusers_only_where_it_is_wrong(T, n)
     assert torch.equal(last.prev_sample, last.pred_original_sample)      # the last step lands on x̂_0 (ᾱ = 1)
     if T % n == 0:                                                       # diffusers is right here: equal loops
         assert max_err(full_loop(ours, n), full_loop(theirs, n)) <= TOL
+
+
+def _random_configs(count=150, seed=27):
+    """Seeded random (T, n, spacing, steps_offset), plus the cases where rounding ties once departed."""
+    rng = np.random.default_rng(seed)
+    named = [(50, 12, "trailing", 0), (1000, 48, "trailing", 0), (1000, 96, "trailing", 0), (7, 6, "trailing", 0),
+             (50, 29, "trailing", 0), (1000, 30, "trailing", 0), (1000, 999, "linspace", 0), (1000, 30, "leading", 1)]
+    for _ in range(count):
+        T = int(rng.integers(2, 1201))
+        n = int(rng.integers(1, T + 1))
+        spacing = str(rng.choice(["leading", "trailing", "linspace"]))
+        offset = int(spacing == "leading" and (n - 1) * (T // n) + 1 <= T - 1 and rng.integers(2))
+        named.append((T, n, spacing, offset))
+    return named
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", PAIRS)
+def test_timesteps_equal_diffusers_over_random_configs(ours_cls, theirs_cls):
+    # "trailing" takes diffusers' own np.arange values (so .5 ties round as there: T = 50, n = 12 → 12, not 11),
+    # cut to n where diffusers' arange gives n+1 ending at −1
+    for T, n, spacing, offset in _random_configs():
+        ours = ours_cls(num_train_timesteps=T, timestep_spacing=spacing, steps_offset=offset)
+        theirs = theirs_cls.from_config(ours.config)
+        ours.set_timesteps(n)
+        theirs.set_timesteps(n)
+        assert len(ours.timesteps) == n and len(theirs.timesteps) in (n, n + 1), (T, n, spacing)
+        assert torch.equal(ours.timesteps, theirs.timesteps[:n]), (T, n, spacing, offset)
+        if len(theirs.timesteps) == n + 1:                                   # the one extra entry is always −1
+            assert spacing == "trailing" and int(theirs.timesteps[-1]) == -1, (T, n, spacing)
