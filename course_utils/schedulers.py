@@ -11,7 +11,8 @@ timestep. Each one here has the shape of its diffusers namesake, so either can g
 ``tests/test_schedulers.py`` shows each one equal to diffusers' (≤ 1e-5 over whole sampling loops),
 except where diffusers is wrong, and there the course departs on purpose: "trailing" spacing always
 gives exactly n timesteps (diffusers gives n+1, ending at −1, for many (T, n) such as T = 50, n = 29),
-and DDIM steps to the next entry of ``.timesteps`` (diffusers' t − T//n misses it when T/n is not whole).
+and DDIM steps to the next entry of ``.timesteps`` where diffusers steps to t − T//n (the two agree only
+on evenly spaced timesteps; see ``DDIMScheduler``).
 The ODE solver is Euler on the probability-flow ODE (``EulerDiscreteScheduler``) rather than
 DPM-Solver++(2M): it is one line of update, and it shows why a sampler loop must honour
 ``init_noise_sigma`` and ``scale_model_input`` (it works in σ-space, x̃ = x_t / √ᾱ_t).
@@ -198,7 +199,18 @@ class DDPMScheduler(_Scheduler):
 
 
 class DDIMScheduler(_Scheduler):
-    """DDIM (Song et al. 2021): eta=0 is a deterministic ODE-like path, eta=1 is as noisy as DDPM."""
+    """DDIM (Song et al. 2021): eta=0 is a deterministic ODE-like path, eta=1 is as noisy as DDPM.
+
+    A step from timestep t = timesteps[i] lands on t' = timesteps[i+1] (t' = −1, ᾱ = 1, after the last):
+        x_{t'} = √ᾱ_{t'} · x̂_0 + √(1 − ᾱ_{t'} − σ_t²) · ε̂ + σ_t z                     (eq. 12)
+    so the sample carries ᾱ_{t'}'s noise when the loop next asks the model about t'. This departs from
+    diffusers on purpose: its DDIMScheduler takes t' = t − T//n (T = num_train_timesteps, n = steps), which
+    is the next entry only when the timesteps are evenly spaced T//n apart (and the last is below T//n):
+    always for "leading" (unless steps_offset ≥ T//n), for "trailing" only when n divides T, and for
+    "linspace" (spaced (T−1)/(n−1)) only at n = 1 and n = T, so at T = 1000 every other n departs.
+    E.g. T = 1000, "linspace", n = 10: from t = 999 diffusers lands on ᾱ_899, then asks the model about
+    888. diffusers' own DDPMScheduler takes the next entry, as here.
+    """
 
     def __init__(self, *, clip_sample: bool = True, clip_sample_range: float = 1.0, set_alpha_to_one: bool = True,
                  **kwargs):
@@ -220,8 +232,7 @@ class DDIMScheduler(_Scheduler):
         i = self._index(timestep)
         t = int(self.timesteps[i])
         # 1. previous timestep t' = the next entry of .timesteps (−1 after the last: a clean sample). diffusers
-        #    takes t − T//n, the same for "leading" spacing and for n dividing T, but for other n it steps to a
-        #    noise level the loop never asks the model about (and stops short of clean at the end).
+        #    takes t − T//n: the same on evenly spaced timesteps, else a noise level the loop never asks about.
         prev_t = int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
         # 2. compute alphas
         a_t = self.alphas_cumprod[t]

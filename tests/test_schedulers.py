@@ -253,3 +253,48 @@ def test_timesteps_equal_diffusers_over_random_configs(ours_cls, theirs_cls):
         assert torch.equal(ours.timesteps, theirs.timesteps[:n]), (T, n, spacing, offset)
         if len(theirs.timesteps) == n + 1:                                   # the one extra entry is always −1
             assert spacing == "trailing" and int(theirs.timesteps[-1]) == -1, (T, n, spacing)
+
+
+def _next_entry_is_diffusers_step(T, n, spacing, offset=0):
+    """Whether DDIM's next entry equals diffusers' t − T//n (−1 once negative) at every step."""
+    s = DDIMScheduler(num_train_timesteps=T, timestep_spacing=spacing, steps_offset=offset)
+    s.set_timesteps(n)
+    ts = s.timesteps.tolist()
+    return all(max(t - T // n, -1) == (ts[i + 1] if i + 1 < n else -1) for i, t in enumerate(ts))
+
+
+@pytest.mark.parametrize("T", [7, 50, 1000])
+def test_ddim_next_entry_is_diffusers_step_only_on_evenly_spaced_timesteps(T):
+    # the docstring's account of where the two rules agree, checked for every n
+    for n in range(1, T + 1):
+        assert _next_entry_is_diffusers_step(T, n, "leading"), n
+        assert _next_entry_is_diffusers_step(T, n, "trailing") == (T % n == 0), n
+        assert _next_entry_is_diffusers_step(T, n, "linspace") == (n in (1, T)), n
+    assert not _next_entry_is_diffusers_step(1000, 600, "leading", offset=1)   # steps_offset ≥ T//n = 1
+
+
+def _ddim_hand(x, eps, a_t, a_prev):
+    """DDIM eq. 12 with η = 0: x_{t'} = √ᾱ_{t'} (x − √(1−ᾱ_t) ε̂) / √ᾱ_t + √(1−ᾱ_{t'}) ε̂."""
+    return a_prev**0.5 * (x - (1 - a_t) ** 0.5 * eps) / a_t**0.5 + (1 - a_prev) ** 0.5 * eps
+
+
+@pytest.mark.parametrize("spacing, n, even", [("leading", 30, True), ("trailing", 40, True), ("linspace", 1000, True),
+                                              ("linspace", 10, False), ("trailing", 30, False)])
+def test_ddim_steps_to_the_next_entry_and_equals_diffusers_where_spacing_is_even(spacing, n, even):
+    ours = DDIMScheduler(timestep_spacing=spacing, clip_sample=False)
+    theirs = diffusers.DDIMScheduler.from_config(ours.config)
+    ours.set_timesteps(n)
+    theirs.set_timesteps(n)
+    if even:   # the two rules are one rule: whole loops agree, with and without noise
+        for eta in (0.0, 1.0):
+            assert max_err(full_loop(ours, n, eta), full_loop(theirs, n, eta)) <= TOL
+        return
+    ac, ts = ours.alphas_cumprod, ours.timesteps.tolist()
+    x, eps = dummy_sample_deter(), torch.cos(3 * dummy_sample_deter())
+    departed = 0
+    for i, t in enumerate(ts[:-1]):
+        mine, diff = ours.step(eps, t, x).prev_sample, theirs.step(eps, t, x).prev_sample
+        assert max_err(mine, _ddim_hand(x, eps, ac[t], ac[ts[i + 1]])) <= TOL          # ᾱ of the next entry
+        assert max_err(diff, _ddim_hand(x, eps, ac[t], ac[t - 1000 // n])) <= TOL      # diffusers: ᾱ_{t − T//n}
+        departed += ts[i + 1] != t - 1000 // n and max_err(mine, diff) > 1e-3
+    assert departed >= 1 and (spacing != "linspace" or departed == n - 1)           # linspace: every step
