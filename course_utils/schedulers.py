@@ -39,7 +39,8 @@ from .schedules import make_schedule, sigmas_from_alphas_cumprod
 from .seeding import make_generator
 
 __all__ = ["PREDICTION_TYPES", "TIMESTEP_SPACINGS", "SchedulerOutput", "DDPMScheduler", "DDIMScheduler",
-           "EulerDiscreteScheduler", "parity_errors", "format_error"]
+           "EulerDiscreteScheduler", "parity_errors", "format_error", "gaussian_ideal_eps", "gaussian_ode_end",
+           "gaussian_toy_errors"]
 
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 TIMESTEP_SPACINGS = ("leading", "trailing", "linspace")
@@ -346,3 +347,46 @@ def parity_errors(steps: tuple[int, ...] = (10, 50), seed: int = 0) -> dict[str,
 def format_error(error: float, bound: float = 1e-5) -> str:
     """A max error as checked notebook text: ``"< 1e-05"`` when below ``bound``, else the value."""
     return f"< {bound:.0e}" if error < bound else f"{error:.2e} (above {bound:.0e}!)"
+
+
+# A 1-D toy where the sampler's exact answer is known: data x_0 ~ N(μ, s²). Then x_t ~ N(√ᾱ_t μ, v_t) with
+# v_t = ᾱ_t s² + 1 − ᾱ_t, and the probability-flow ODE keeps each sample's z = (x_t − √ᾱ_t μ) / √v_t.
+def gaussian_ideal_eps(x: torch.Tensor, a: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """The best noise guess for x_0 ~ N(mean, std²): ε̂ = E[ε | x_t] = √(1−ᾱ_t) (x_t − √ᾱ_t μ) / v_t."""
+    return (1 - a) ** 0.5 * (x - a**0.5 * mean) / (a * std**2 + 1 - a)
+
+
+def gaussian_ode_end(x: torch.Tensor, a: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """Where the probability-flow ODE carries x_t (at ᾱ_t) to at ᾱ = 1: x_0 = μ + s · z (z kept fixed)."""
+    return mean + std * (x - a**0.5 * mean) / (a * std**2 + 1 - a) ** 0.5
+
+
+def gaussian_toy_errors(steps: tuple[int, ...] = (10, 50), stds: tuple[float, ...] = (0.25, 1.0, 2.0),
+                        mean: float = 0.5, spacing: str = "linspace", beta_schedule: str = "squaredcos_cap_v2",
+                        count: int = 2000, seed: int = 0) -> dict[tuple[float, int], dict[str, float]]:
+    """RMS error of DDIM (η = 0, ideal ε̂) against the exact ODE end, for diffusers' t′ and the course's.
+
+    ``count`` starts x_T (float64) are drawn from the toy's own x_T distribution with a generator seeded
+    ``seed``; returns {(std, n): {"t − T//n (diffusers)": rms, "next entry (course)": rms}}.
+    """
+    import diffusers   # for diffusers' own rule, taken from its DDIMScheduler rather than retyped
+    z = torch.randn(count, generator=make_generator(seed), dtype=torch.float64)
+    errors = {}
+    for std in stds:
+        for n in steps:
+            ours = DDIMScheduler(timestep_spacing=spacing, beta_schedule=beta_schedule, clip_sample=False)
+            rules = {"t − T//n (diffusers)": diffusers.DDIMScheduler.from_config(ours.config),
+                     "next entry (course)": ours}
+            a = ours.alphas_cumprod.double()
+            ours.set_timesteps(n)
+            a_start = a[int(ours.timesteps[0])]
+            x_start = a_start**0.5 * mean + (a_start * std**2 + 1 - a_start) ** 0.5 * z
+            exact = gaussian_ode_end(x_start, a_start, mean, std)
+            errors[(std, n)] = {}
+            for rule, scheduler in rules.items():
+                scheduler.set_timesteps(n)
+                x = x_start
+                for t in scheduler.timesteps:
+                    x = scheduler.step(gaussian_ideal_eps(x, a[int(t)], mean, std), t, x).prev_sample
+                errors[(std, n)][rule] = float(((x - exact) ** 2).mean() ** 0.5)
+    return errors

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from course_utils.schedulers import (DDIMScheduler, DDPMScheduler, EulerDiscreteScheduler, SchedulerOutput,
-                                     format_error, parity_errors)
+                                     format_error, gaussian_ideal_eps, gaussian_ode_end, gaussian_toy_errors,
+                                     parity_errors)
 from course_utils.seeding import make_generator
 
 SCHEDULES = {"linear": dict(beta_schedule="linear"),
@@ -298,3 +299,41 @@ def test_ddim_steps_to_the_next_entry_and_equals_diffusers_where_spacing_is_even
         assert max_err(diff, _ddim_hand(x, eps, ac[t], ac[t - 1000 // n])) <= TOL      # diffusers: ᾱ_{t − T//n}
         departed += ts[i + 1] != t - 1000 // n and max_err(mine, diff) > 1e-3
     assert departed >= 1 and (spacing != "linspace" or departed == n - 1)           # linspace: every step
+
+
+def test_gaussian_toy_ideal_eps_is_the_posterior_mean_of_the_noise():
+    # E[ε | x_t] is the least-squares guess: its residual has mean 0 and is uncorrelated with x_t
+    g, mean, std, a = make_generator(1), 0.5, 0.3, torch.tensor(0.4, dtype=torch.float64)
+    x0 = mean + std * torch.randn(400_000, generator=g, dtype=torch.float64)
+    eps = torch.randn(400_000, generator=g, dtype=torch.float64)
+    x_t = a**0.5 * x0 + (1 - a) ** 0.5 * eps
+    residual = eps - gaussian_ideal_eps(x_t, a, mean, std)
+    assert abs(float(residual.mean())) < 0.01 and abs(float((residual * x_t).mean())) < 0.01
+    assert float(residual.var()) < float((eps - (1 - a) ** 0.5 * (x_t - a**0.5 * mean)).var()) - 0.05
+
+
+def test_gaussian_toy_ode_end_solves_the_probability_flow_ode():
+    # DDIM's ODE in σ-space (Song et al. eq. 14): x̄ = x_t / √ᾱ_t, σ = √((1−ᾱ)/ᾱ), dx̄/dσ = ε̂. RK4, fine steps.
+    mean, std, a_start = 0.5, 0.25, torch.tensor(0.01, dtype=torch.float64)
+    x_start = torch.linspace(-2, 2, 9, dtype=torch.float64)
+    slope = lambda xbar, sigma: gaussian_ideal_eps(xbar / (1 + sigma**2) ** 0.5, 1 / (1 + sigma**2), mean, std)  # noqa: E731
+    sigmas = torch.linspace(float(((1 - a_start) / a_start) ** 0.5), 0, 2001, dtype=torch.float64)
+    xbar = x_start / a_start**0.5
+    for s0, s1 in zip(sigmas[:-1], sigmas[1:]):
+        h = s1 - s0
+        k1 = slope(xbar, s0)
+        k2 = slope(xbar + h / 2 * k1, s0 + h / 2)
+        k3 = slope(xbar + h / 2 * k2, s0 + h / 2)
+        k4 = slope(xbar + h * k3, s1)
+        xbar = xbar + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    assert max_err(xbar, gaussian_ode_end(x_start, a_start, mean, std)) < 1e-6
+
+
+def test_gaussian_toy_errors_compare_the_two_rules():
+    errors = gaussian_toy_errors(steps=(10, 1000), stds=(0.25, 2.0), count=200)
+    for std in (0.25, 2.0):
+        few, every = errors[(std, 10)], errors[(std, 1000)]
+        assert len(set(few.values())) == 2                       # at n = 10 the rules land on different points
+        assert len(set(every.values())) == 1                     # at n = T they are one rule
+        assert every["next entry (course)"] < few["next entry (course)"] / 10   # and DDIM converges to the ODE
+    assert errors[(2.0, 10)]["next entry (course)"] < errors[(2.0, 10)]["t − T//n (diffusers)"]
