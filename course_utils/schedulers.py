@@ -9,7 +9,7 @@ timestep. Each one here has the shape of its diffusers namesake, so either can g
     out = scheduler.step(model_output, t, x_t)       # out.prev_sample, out.pred_original_sample
 
 ``tests/test_schedulers.py`` shows each one equal to diffusers' (≤ 1e-5 over whole sampling loops),
-except where diffusers is wrong, and there the course departs on purpose: "trailing" spacing always
+except in two places where the course departs on purpose: "trailing" spacing always
 gives exactly n timesteps (diffusers gives n+1, ending at −1, for many (T, n) such as T = 50, n = 29),
 and DDIM steps to the next entry of ``.timesteps`` where diffusers steps to t − T//n (the two agree only
 on evenly spaced timesteps; see ``DDIMScheduler``).
