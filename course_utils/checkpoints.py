@@ -8,7 +8,8 @@ Layout of a shipped model under ``data/<name>/`` (``paths.data_path(name)``)::
     SHA256SUMS          sha256 of every other file, in ``sha256sum -c`` format (LF or CRLF line ends)
 
 ``load_weights`` checks the manifest first, so a truncated or edited file is refused with a
-message that says how to rebuild it, instead of failing somewhere inside torch.
+message that says how to rebuild it, instead of failing somewhere inside torch; then that each
+``.safetensors`` file is one (a pickle renamed, with its manifest line rewritten, is refused by name).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .distributed import is_main_process
@@ -25,7 +27,7 @@ from .paths import data_path
 
 __all__ = [
     "MANIFEST", "CheckpointError", "sha256_of", "write_manifest",
-    "verify_manifest", "save_model", "read_config", "read_record", "config_from_dict", "load_weights", "load_model",
+    "verify_manifest", "check_safetensors", "save_model", "read_config", "read_record", "config_from_dict", "load_weights", "load_model",
 ]
 
 MANIFEST = "SHA256SUMS"
@@ -106,6 +108,19 @@ def verify_manifest(folder: str | Path) -> None:
                 f"{path} is corrupt: its sha256 does not match {manifest}. {_rebuild_hint(folder)}")
 
 
+def check_safetensors(folder: str | Path, fix: str | None = None) -> None:
+    """Raise ``CheckpointError`` naming the first ``*.safetensors`` file below ``folder`` whose header safetensors
+    cannot read (a pickle renamed, say), before a loader meets it with an error that names no file."""
+    folder = _folder(folder)
+    for path in sorted(folder.rglob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise CheckpointError(f"{path} is not a safetensors file ({err}), though {MANIFEST} lists it. The course "
+                                  f"loads safetensors only, never a pickle. {fix or _rebuild_hint(folder)}") from None
+
+
 def save_model(folder: str | Path, state: dict[str, torch.Tensor] | torch.nn.Module, config: dict,
                record: dict | None = None) -> Path:
     """Save weights (safetensors), ``config.json`` and ``record.json`` into ``folder``, then the manifest."""
@@ -173,6 +188,7 @@ def load_weights(folder: str | Path, kind: str | None = None, device: str | torc
     """Return ``(state_dict, config)`` from a checked model folder."""
     folder = data_path(_folder(folder))
     config = read_config(folder, kind)
+    check_safetensors(folder)
     return load_file(folder / "model.safetensors", device=str(device)), config
 
 

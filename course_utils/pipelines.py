@@ -31,7 +31,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from .checkpoints import CheckpointError, verify_manifest
+from .checkpoints import CheckpointError, check_safetensors, verify_manifest
 from .env import check_device, pick_device
 from .guidance import DEFAULT_GUIDANCE, MAX_GUIDANCE, check_guidance_scale
 from .paths import data_path, is_bare_name
@@ -295,6 +295,7 @@ def load_text_to_image(source: str | Path = DEFAULT_SOURCE, *, online: bool = Fa
             raise CheckpointError(f"No text-to-image model at {folder}. Rebuild the course's model with `{REBUILD}` "
                                   "(about 95 minutes on 2 CPU cores), or restore it with `git checkout -- data/`.")
         verify_manifest(folder)          # a missing or edited file → CheckpointError with the rebuild command
+        check_safetensors(folder, f"Rebuild it with `{REBUILD}`, or restore it with `git checkout -- data/`.")
         try:
             with _quiet_loading():
                 pipe = StorybookPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True)
@@ -335,6 +336,7 @@ def load_autoencoder(source: str | Path = DEFAULT_SOURCE, subfolder: str = "vae"
                               + (f" (it has: {', '.join(known)})" if known else "")
                               + f". Rebuild the course's model with `{REBUILD}`, or restore it with `git checkout -- data/`.")
     verify_manifest(folder)
+    check_safetensors(folder / subfolder, f"Rebuild it with `{REBUILD}`, or restore it with `git checkout -- data/`.")
     with _quiet_loading():
         vae = AutoencoderKL.from_pretrained(folder / subfolder, local_files_only=True, use_safetensors=True)
     return vae.to(check_device(device)).eval()

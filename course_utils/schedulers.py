@@ -9,9 +9,10 @@ timestep. Each one here has the shape of its diffusers namesake, so either can g
     out = scheduler.step(model_output, t, x_t)       # out.prev_sample, out.pred_original_sample
 
 ``tests/test_schedulers.py`` shows each one equal to diffusers' (≤ 1e-5 over whole sampling loops),
-except where diffusers is wrong, and there the course departs on purpose: "trailing" spacing always
+except in two places where the course departs on purpose: "trailing" spacing always
 gives exactly n timesteps (diffusers gives n+1, ending at −1, for many (T, n) such as T = 50, n = 29),
-and DDIM steps to the next entry of ``.timesteps`` (diffusers' t − T//n misses it when T/n is not whole).
+and DDIM steps to the next entry of ``.timesteps`` where diffusers steps to t − T//n (the two agree only
+on evenly spaced timesteps; see ``DDIMScheduler``).
 The ODE solver is Euler on the probability-flow ODE (``EulerDiscreteScheduler``) rather than
 DPM-Solver++(2M): it is one line of update, and it shows why a sampler loop must honour
 ``init_noise_sigma`` and ``scale_model_input`` (it works in σ-space, x̃ = x_t / √ᾱ_t).
@@ -38,7 +39,8 @@ from .schedules import make_schedule, sigmas_from_alphas_cumprod
 from .seeding import make_generator
 
 __all__ = ["PREDICTION_TYPES", "TIMESTEP_SPACINGS", "SchedulerOutput", "DDPMScheduler", "DDIMScheduler",
-           "EulerDiscreteScheduler", "parity_errors", "format_error"]
+           "EulerDiscreteScheduler", "parity_errors", "format_error", "gaussian_ideal_eps", "gaussian_ode_end",
+           "gaussian_toy_errors"]
 
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 TIMESTEP_SPACINGS = ("leading", "trailing", "linspace")
@@ -93,9 +95,10 @@ class _Scheduler:
                 raise ValueError(f"steps_offset={self.config['steps_offset']} pushes timestep {int(steps.max())} "
                                  f"past T−1={T - 1}; use fewer steps or steps_offset=0.")
             return steps
-        # trailing: T−1, T−1−T/n, …, exactly n of them. (diffusers' np.arange(T, 0, −T/n) yields n+1 values
-        # for many (T, n), e.g. T = 50, n = 29, the last one −1: an extra step at a timestep that does not exist.)
-        return np.round(T - np.arange(n) * (T / n)) - 1
+        # trailing: T−1, T−1−T/n, …: diffusers' own expression, so its float error rounds ties the same way
+        # (T = 50, n = 12: arange's 12.500000000000021 → 12), cut to n. Uncut it yields n+1 values for many
+        # (T, n), e.g. T = 50, n = 29, the last one −1: an extra step at a timestep that does not exist.
+        return (np.round(np.arange(T, 0, -(T / n))) - 1)[:n]
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
         """Choose the ``num_inference_steps`` timesteps to sample with (``.timesteps``, descending)."""
@@ -197,7 +200,18 @@ class DDPMScheduler(_Scheduler):
 
 
 class DDIMScheduler(_Scheduler):
-    """DDIM (Song et al. 2021): eta=0 is a deterministic ODE-like path, eta=1 is as noisy as DDPM."""
+    """DDIM (Song et al. 2021): eta=0 is a deterministic ODE-like path, eta=1 is as noisy as DDPM.
+
+    A step from timestep t = timesteps[i] lands on t' = timesteps[i+1] (t' = −1, ᾱ = 1, after the last):
+        x_{t'} = √ᾱ_{t'} · x̂_0 + √(1 − ᾱ_{t'} − σ_t²) · ε̂ + σ_t z                     (eq. 12)
+    so the sample carries ᾱ_{t'}'s noise when the loop next asks the model about t'. This departs from
+    diffusers on purpose: its DDIMScheduler takes t' = t − T//n (T = num_train_timesteps, n = steps), which
+    is the next entry only when the timesteps are evenly spaced T//n apart (and the last is below T//n):
+    always for "leading" (unless steps_offset ≥ T//n), for "trailing" only when n divides T, and for
+    "linspace" (spaced (T−1)/(n−1)) only at n = 1 and n = T, so at T = 1000 every other n departs.
+    E.g. T = 1000, "linspace", n = 10: from t = 999 diffusers lands on ᾱ_899, then asks the model about
+    888. diffusers' own DDPMScheduler takes the next entry, as here.
+    """
 
     def __init__(self, *, clip_sample: bool = True, clip_sample_range: float = 1.0, set_alpha_to_one: bool = True,
                  **kwargs):
@@ -219,8 +233,7 @@ class DDIMScheduler(_Scheduler):
         i = self._index(timestep)
         t = int(self.timesteps[i])
         # 1. previous timestep t' = the next entry of .timesteps (−1 after the last: a clean sample). diffusers
-        #    takes t − T//n, the same for "leading" spacing and for n dividing T, but for other n it steps to a
-        #    noise level the loop never asks the model about (and stops short of clean at the end).
+        #    takes t − T//n: the same on evenly spaced timesteps, else a noise level the loop never asks about.
         prev_t = int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
         # 2. compute alphas
         a_t = self.alphas_cumprod[t]
@@ -334,3 +347,46 @@ def parity_errors(steps: tuple[int, ...] = (10, 50), seed: int = 0) -> dict[str,
 def format_error(error: float, bound: float = 1e-5) -> str:
     """A max error as checked notebook text: ``"< 1e-05"`` when below ``bound``, else the value."""
     return f"< {bound:.0e}" if error < bound else f"{error:.2e} (above {bound:.0e}!)"
+
+
+# A 1-D toy where the sampler's exact answer is known: data x_0 ~ N(μ, s²). Then x_t ~ N(√ᾱ_t μ, v_t) with
+# v_t = ᾱ_t s² + 1 − ᾱ_t, and the probability-flow ODE keeps each sample's z = (x_t − √ᾱ_t μ) / √v_t.
+def gaussian_ideal_eps(x: torch.Tensor, a: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """The best noise guess for x_0 ~ N(mean, std²): ε̂ = E[ε | x_t] = √(1−ᾱ_t) (x_t − √ᾱ_t μ) / v_t."""
+    return (1 - a) ** 0.5 * (x - a**0.5 * mean) / (a * std**2 + 1 - a)
+
+
+def gaussian_ode_end(x: torch.Tensor, a: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """Where the probability-flow ODE carries x_t (at ᾱ_t) to at ᾱ = 1: x_0 = μ + s · z (z kept fixed)."""
+    return mean + std * (x - a**0.5 * mean) / (a * std**2 + 1 - a) ** 0.5
+
+
+def gaussian_toy_errors(steps: tuple[int, ...] = (10, 50), stds: tuple[float, ...] = (0.25, 1.0, 2.0),
+                        mean: float = 0.5, spacing: str = "linspace", beta_schedule: str = "squaredcos_cap_v2",
+                        count: int = 2000, seed: int = 0) -> dict[tuple[float, int], dict[str, float]]:
+    """RMS error of DDIM (η = 0, ideal ε̂) against the exact ODE end, for diffusers' t′ and the course's.
+
+    ``count`` starts x_T (float64) are drawn from the toy's own x_T distribution with a generator seeded
+    ``seed``; returns {(std, n): {"t − T//n (diffusers)": rms, "next entry (course)": rms}}.
+    """
+    import diffusers   # for diffusers' own rule, taken from its DDIMScheduler rather than retyped
+    z = torch.randn(count, generator=make_generator(seed), dtype=torch.float64)
+    errors = {}
+    for std in stds:
+        for n in steps:
+            ours = DDIMScheduler(timestep_spacing=spacing, beta_schedule=beta_schedule, clip_sample=False)
+            rules = {"t − T//n (diffusers)": diffusers.DDIMScheduler.from_config(ours.config),
+                     "next entry (course)": ours}
+            a = ours.alphas_cumprod.double()
+            ours.set_timesteps(n)
+            a_start = a[int(ours.timesteps[0])]
+            x_start = a_start**0.5 * mean + (a_start * std**2 + 1 - a_start) ** 0.5 * z
+            exact = gaussian_ode_end(x_start, a_start, mean, std)
+            errors[(std, n)] = {}
+            for rule, scheduler in rules.items():
+                scheduler.set_timesteps(n)
+                x = x_start
+                for t in scheduler.timesteps:
+                    x = scheduler.step(gaussian_ideal_eps(x, a[int(t)], mean, std), t, x).prev_sample
+                errors[(std, n)][rule] = float(((x - exact) ** 2).mean() ** 0.5)
+    return errors

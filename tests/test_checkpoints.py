@@ -150,3 +150,21 @@ def test_read_record_reads_a_shipped_record_and_says_how_to_rebuild_a_missing_on
     (tmp_path / "ghost" / "record.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON.*python -m course_utils.train ghost"):
         read_record(tmp_path / "ghost")
+
+
+def test_a_pickle_renamed_safetensors_is_refused_by_name(tmp_path):
+    # a copy of the smallest shipped model, its weights re-saved by torch.save (a pickle) under the same name and
+    # SHA256SUMS rewritten to match: the manifest passes, safetensors alone would only say "header too large"
+    import shutil
+    from course_utils.judge import load
+    folder = tmp_path / "judge"
+    shutil.copytree(DATA_DIR / "judge", folder)
+    state = {k: v.clone() for k, v in load_weights(folder)[0].items()}
+    (folder / "model.safetensors").unlink()
+    torch.save(state, folder / "model.safetensors")
+    write_manifest(folder)
+    verify_manifest(folder)
+    for loader in (load_weights, load):
+        with pytest.raises(CheckpointError, match=r"judge/model\.safetensors is not a safetensors file .*never a "
+                                                  r"pickle.*python -m course_utils.train judge"):
+            loader(folder)

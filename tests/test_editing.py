@@ -115,6 +115,37 @@ def test_inpaint_keeps_the_outside_and_draws_a_new_animal(pipe):
     assert torch.allclose(latent_only * mask, out * mask)
 
 
+def test_inpaint_blends_the_known_part_noised_to_the_next_timestep(tiny_pipe, monkeypatch):
+    # the reference convention (diffusers' StableDiffusionInpaintPipeline with a 4-channel UNet; blended latent
+    # diffusion): after the step t_i → t_{i+1} the cells outside the mask become z_0 noised to t_{i+1},
+    # √ᾱ z_0 + √(1−ᾱ) ε with inpaint's own ε, and the clean z_0 after the last step
+    from course_utils.forward import gaussian_noise
+    x, side, n = tiny_image(tiny_pipe, 1), E.image_size(tiny_pipe), 5
+    mask = torch.zeros(1, 1, side, side)
+    mask[..., : side // 2, :] = 1                                           # repaint the top half
+    blends, real_sample = [], E.sample
+
+    def recording_sample(*args, after_step, **kwargs):
+        def record(i, z):
+            blends.append((i, z.clone(), after_step(i, z)))
+            return blends[-1][2]
+        return real_sample(*args, after_step=record, **kwargs)
+
+    monkeypatch.setattr(E, "sample", recording_sample)
+    E.inpaint(tiny_pipe, x, mask, P, generator=make_generator(3), num_inference_steps=n)
+    z0 = E.encode(tiny_pipe, x)
+    noise = gaussian_noise(z0.shape, make_generator(3))                     # inpaint's first draw
+    m = E.latent_mask(mask, int(tiny_pipe.vae_scale_factor))
+    scheduler = type(tiny_pipe.scheduler).from_config(tiny_pipe.scheduler.config)
+    scheduler.set_timesteps(n)
+    ts, a_bar = scheduler.timesteps.tolist(), scheduler.alphas_cumprod
+    noised = lambda t: a_bar[t] ** 0.5 * z0 + (1 - a_bar[t]) ** 0.5 * noise   # noqa: E731
+    assert [i for i, _, _ in blends] == list(range(n))
+    for i, z, blended in blends:
+        known = noised(ts[i + 1]) if i + 1 < n else z0
+        assert torch.allclose(blended, m * z + (1 - m) * known, atol=1e-5), i
+        assert not torch.allclose((1 - m) * blended, (1 - m) * noised(ts[i]), atol=1e-3), i   # not the current t
+
 def test_latent_mask_marks_every_cell_a_masked_pixel_touches():
     m = torch.zeros(1, 1, 16, 16)
     m[0, 0, 7, 9] = 1

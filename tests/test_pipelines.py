@@ -272,3 +272,24 @@ def test_load_autoencoder_names_what_is_missing_and_how_to_rebuild(tmp_path, tin
         load_autoencoder(tiny_folder, "vae_before_discriminator")
     vae = load_autoencoder(tiny_folder)
     assert type(vae).__name__ == "AutoencoderKL" and not vae.training
+
+
+@pytest.mark.parametrize("part", ["unet", "vae", "text_encoder"])
+def test_a_pickle_renamed_safetensors_is_refused_by_name(tiny_folder, tmp_path, part):
+    from safetensors.torch import load_file
+
+    from course_utils.checkpoints import write_manifest
+    from course_utils.pipelines import load_autoencoder
+    broken = tmp_path / "storybook-sd"
+    shutil.copytree(tiny_folder, broken)
+    weights = next((broken / part).glob("*.safetensors"))
+    state = {k: v.clone() for k, v in load_file(weights).items()}
+    weights.unlink()
+    torch.save(state, weights)                 # a pickle under the safetensors name, its manifest line rewritten
+    write_manifest(broken)
+    match = rf"{part}/{weights.name} is not a safetensors file .*python -m course_utils.train storybook-sd"
+    with pytest.raises(CheckpointError, match=match):
+        load_text_to_image(broken)
+    if part == "vae":
+        with pytest.raises(CheckpointError, match=match):
+            load_autoencoder(broken)

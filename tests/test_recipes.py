@@ -4,6 +4,7 @@ with tiny networks; the shipped records must match the current recipes."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, replace
 
 import pytest
@@ -102,6 +103,36 @@ def test_unwritable_folders_and_bad_steps_are_refused_before_training(dummy_reci
         train.main(["dummy", "--steps", "0", "--out", str(tmp_path / "out")])
     assert dummy_recipe == []                                  # nothing ran
 
+
+_TWO_MODELS_ONE_RUN_DIR = """
+import sys, torch
+from course_utils.recipes import RECIPES, main
+from course_utils.training import TrainConfig, train
+def recipe(width):                      # a tiny recipe that trains a width × width layer through training.train
+    def build(out_dir, *, run_dir, steps, seed=0):
+        train(torch.nn.Linear(width, width), lambda m, b, g: m(b).pow(2).mean(),
+              lambda step, g: torch.randn(4, width, generator=g), TrainConfig(steps=1, run_dir=str(run_dir)),
+              device="cpu", progress=False)
+        return {}
+    return build
+RECIPES["two"], RECIPES["three"] = recipe(2), recipe(3)
+run = sys.argv[1]
+main(["two", "--out", run + "/out2", "--run-dir", run + "/run"])
+sys.exit(main(["three", "--out", run + "/out3", "--run-dir", run + "/run"]))
+"""
+
+
+def test_resuming_another_models_run_dir_prints_the_message_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", _TWO_MODELS_ONE_RUN_DIR, str(tmp_path)], cwd=root, text=True,
+                          capture_output=True, timeout=120, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    assert done.stderr.startswith(f"three: {tmp_path}/run/checkpoint.safetensors holds the checkpoint of another "
+                                  "model"), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and "--fresh" in done.stderr
 
 # ----------------------------------------------------------------------------- the record writer
 def test_make_record_holds_the_machine_the_run_and_the_extras():

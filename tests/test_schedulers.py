@@ -1,11 +1,13 @@
 """The course's schedulers equal diffusers' (diffusers' own test style: torch.arange inputs, a dummy
 model with a simple formula, a seeded CPU generator, whole sampling loops, one summary number)."""
 import diffusers
+import numpy as np
 import pytest
 import torch
 
 from course_utils.schedulers import (DDIMScheduler, DDPMScheduler, EulerDiscreteScheduler, SchedulerOutput,
-                                     format_error, parity_errors)
+                                     format_error, gaussian_ideal_eps, gaussian_ode_end, gaussian_toy_errors,
+                                     parity_errors)
 from course_utils.seeding import make_generator
 
 SCHEDULES = {"linear": dict(beta_schedule="linear"),
@@ -223,3 +225,115 @@ def test_ddim_ends_clean_and_departs_from_diffusers_only_where_it_is_wrong(T, n)
     assert torch.equal(last.prev_sample, last.pred_original_sample)      # the last step lands on x̂_0 (ᾱ = 1)
     if T % n == 0:                                                       # diffusers is right here: equal loops
         assert max_err(full_loop(ours, n), full_loop(theirs, n)) <= TOL
+
+
+def _random_configs(count=150, seed=27):
+    """Seeded random (T, n, spacing, steps_offset), plus the cases where rounding ties once departed."""
+    rng = np.random.default_rng(seed)
+    named = [(50, 12, "trailing", 0), (1000, 48, "trailing", 0), (1000, 96, "trailing", 0), (7, 6, "trailing", 0),
+             (50, 29, "trailing", 0), (1000, 30, "trailing", 0), (1000, 999, "linspace", 0), (1000, 30, "leading", 1)]
+    for _ in range(count):
+        T = int(rng.integers(2, 1201))
+        n = int(rng.integers(1, T + 1))
+        spacing = str(rng.choice(["leading", "trailing", "linspace"]))
+        offset = int(spacing == "leading" and (n - 1) * (T // n) + 1 <= T - 1 and rng.integers(2))
+        named.append((T, n, spacing, offset))
+    return named
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", PAIRS)
+def test_timesteps_equal_diffusers_over_random_configs(ours_cls, theirs_cls):
+    # "trailing" takes diffusers' own np.arange values (so .5 ties round as there: T = 50, n = 12 → 12, not 11),
+    # cut to n where diffusers' arange gives n+1 ending at −1
+    for T, n, spacing, offset in _random_configs():
+        ours = ours_cls(num_train_timesteps=T, timestep_spacing=spacing, steps_offset=offset)
+        theirs = theirs_cls.from_config(ours.config)
+        ours.set_timesteps(n)
+        theirs.set_timesteps(n)
+        assert len(ours.timesteps) == n and len(theirs.timesteps) in (n, n + 1), (T, n, spacing)
+        assert torch.equal(ours.timesteps, theirs.timesteps[:n]), (T, n, spacing, offset)
+        if len(theirs.timesteps) == n + 1:                                   # the one extra entry is always −1
+            assert spacing == "trailing" and int(theirs.timesteps[-1]) == -1, (T, n, spacing)
+
+
+def _next_entry_is_diffusers_step(T, n, spacing, offset=0):
+    """Whether DDIM's next entry equals diffusers' t − T//n (−1 once negative) at every step."""
+    s = DDIMScheduler(num_train_timesteps=T, timestep_spacing=spacing, steps_offset=offset)
+    s.set_timesteps(n)
+    ts = s.timesteps.tolist()
+    return all(max(t - T // n, -1) == (ts[i + 1] if i + 1 < n else -1) for i, t in enumerate(ts))
+
+
+@pytest.mark.parametrize("T", [7, 50, 1000])
+def test_ddim_next_entry_is_diffusers_step_only_on_evenly_spaced_timesteps(T):
+    # the docstring's account of where the two rules agree, checked for every n
+    for n in range(1, T + 1):
+        assert _next_entry_is_diffusers_step(T, n, "leading"), n
+        assert _next_entry_is_diffusers_step(T, n, "trailing") == (T % n == 0), n
+        assert _next_entry_is_diffusers_step(T, n, "linspace") == (n in (1, T)), n
+    assert not _next_entry_is_diffusers_step(1000, 600, "leading", offset=1)   # steps_offset ≥ T//n = 1
+
+
+def _ddim_hand(x, eps, a_t, a_prev):
+    """DDIM eq. 12 with η = 0: x_{t'} = √ᾱ_{t'} (x − √(1−ᾱ_t) ε̂) / √ᾱ_t + √(1−ᾱ_{t'}) ε̂."""
+    return a_prev**0.5 * (x - (1 - a_t) ** 0.5 * eps) / a_t**0.5 + (1 - a_prev) ** 0.5 * eps
+
+
+@pytest.mark.parametrize("spacing, n, even", [("leading", 30, True), ("trailing", 40, True), ("linspace", 1000, True),
+                                              ("linspace", 10, False), ("trailing", 30, False)])
+def test_ddim_steps_to_the_next_entry_and_equals_diffusers_where_spacing_is_even(spacing, n, even):
+    ours = DDIMScheduler(timestep_spacing=spacing, clip_sample=False)
+    theirs = diffusers.DDIMScheduler.from_config(ours.config)
+    ours.set_timesteps(n)
+    theirs.set_timesteps(n)
+    if even:   # the two rules are one rule: whole loops agree, with and without noise
+        for eta in (0.0, 1.0):
+            assert max_err(full_loop(ours, n, eta), full_loop(theirs, n, eta)) <= TOL
+        return
+    ac, ts = ours.alphas_cumprod, ours.timesteps.tolist()
+    x, eps = dummy_sample_deter(), torch.cos(3 * dummy_sample_deter())
+    departed = 0
+    for i, t in enumerate(ts[:-1]):
+        mine, diff = ours.step(eps, t, x).prev_sample, theirs.step(eps, t, x).prev_sample
+        assert max_err(mine, _ddim_hand(x, eps, ac[t], ac[ts[i + 1]])) <= TOL          # ᾱ of the next entry
+        assert max_err(diff, _ddim_hand(x, eps, ac[t], ac[t - 1000 // n])) <= TOL      # diffusers: ᾱ_{t − T//n}
+        departed += ts[i + 1] != t - 1000 // n and max_err(mine, diff) > 1e-3
+    assert departed >= 1 and (spacing != "linspace" or departed == n - 1)           # linspace: every step
+
+
+def test_gaussian_toy_ideal_eps_is_the_posterior_mean_of_the_noise():
+    # E[ε | x_t] is the least-squares guess: its residual has mean 0 and is uncorrelated with x_t
+    g, mean, std, a = make_generator(1), 0.5, 0.3, torch.tensor(0.4, dtype=torch.float64)
+    x0 = mean + std * torch.randn(400_000, generator=g, dtype=torch.float64)
+    eps = torch.randn(400_000, generator=g, dtype=torch.float64)
+    x_t = a**0.5 * x0 + (1 - a) ** 0.5 * eps
+    residual = eps - gaussian_ideal_eps(x_t, a, mean, std)
+    assert abs(float(residual.mean())) < 0.01 and abs(float((residual * x_t).mean())) < 0.01
+    assert float(residual.var()) < float((eps - (1 - a) ** 0.5 * (x_t - a**0.5 * mean)).var()) - 0.05
+
+
+def test_gaussian_toy_ode_end_solves_the_probability_flow_ode():
+    # DDIM's ODE in σ-space (Song et al. eq. 14): x̄ = x_t / √ᾱ_t, σ = √((1−ᾱ)/ᾱ), dx̄/dσ = ε̂. RK4, fine steps.
+    mean, std, a_start = 0.5, 0.25, torch.tensor(0.01, dtype=torch.float64)
+    x_start = torch.linspace(-2, 2, 9, dtype=torch.float64)
+    slope = lambda xbar, sigma: gaussian_ideal_eps(xbar / (1 + sigma**2) ** 0.5, 1 / (1 + sigma**2), mean, std)  # noqa: E731
+    sigmas = torch.linspace(float(((1 - a_start) / a_start) ** 0.5), 0, 2001, dtype=torch.float64)
+    xbar = x_start / a_start**0.5
+    for s0, s1 in zip(sigmas[:-1], sigmas[1:]):
+        h = s1 - s0
+        k1 = slope(xbar, s0)
+        k2 = slope(xbar + h / 2 * k1, s0 + h / 2)
+        k3 = slope(xbar + h / 2 * k2, s0 + h / 2)
+        k4 = slope(xbar + h * k3, s1)
+        xbar = xbar + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    assert max_err(xbar, gaussian_ode_end(x_start, a_start, mean, std)) < 1e-6
+
+
+def test_gaussian_toy_errors_compare_the_two_rules():
+    errors = gaussian_toy_errors(steps=(10, 1000), stds=(0.25, 2.0), count=200)
+    for std in (0.25, 2.0):
+        few, every = errors[(std, 10)], errors[(std, 1000)]
+        assert len(set(few.values())) == 2                       # at n = 10 the rules land on different points
+        assert len(set(every.values())) == 1                     # at n = T they are one rule
+        assert every["next entry (course)"] < few["next entry (course)"] / 10   # and DDIM converges to the ODE
+    assert errors[(2.0, 10)]["next entry (course)"] < errors[(2.0, 10)]["t − T//n (diffusers)"]

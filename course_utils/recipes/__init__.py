@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..checkpoints import CheckpointError
 from ..distributed import is_main_process
 from ..paths import DATA_DIR, RUNS_DIR
 from . import gan, judge, pixel_unet, sd_decoder, storybook_sd, vae
@@ -100,5 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         raise _unknown(args.recipe)
     names = [n for n in RECIPES if n not in FOLDER] if args.recipe == "all" else [args.recipe]
     for name in names:
-        build(name, out_dir=args.out, run_dir=args.run_dir, steps=args.steps, seed=args.seed, fresh=args.fresh)
+        try:
+            build(name, out_dir=args.out, run_dir=args.run_dir, steps=args.steps, seed=args.seed, fresh=args.fresh)
+        except CheckpointError as err:   # its message names the file and the fix: print it, without a traceback
+            raise SystemExit(f"{name}: {err}") from None
     return 0
