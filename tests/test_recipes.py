@@ -294,7 +294,8 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
     assert "subject_psnr_db" in record["metrics"]["vae_reconstruction"]["before_decoder_finetune"]
     # the stage alone, on the saved pipeline: it starts from the kept autoencoder, so it repeats bit for bit
     again = sd_decoder.build(tmp_path / "storybook-sd", run_dir=tmp_path / "run-decoder",
-                             recipe=replace(r.decoder, steps=2, batch=2, eval_reconstructions=4, eval_redraw=2),
+                             recipe=replace(r.decoder, steps=2, batch=2, eval_reconstructions=4, eval_redraw=2,
+                                            eval_per_group=2),
                              progress=False)
     redone = load_autoencoder(tmp_path / "storybook-sd")
     assert all(torch.equal(a, b) for a, b in zip(redone.state_dict().values(), pipe.vae.state_dict().values()))

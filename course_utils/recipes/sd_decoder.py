@@ -27,7 +27,7 @@ from diffusers import AutoencoderKL
 from .. import storybook
 from ..checkpoints import write_manifest
 from ..env import cpu_model, training_autocast
-from ..evaluation import reconstruction_report, redraw_fidelity
+from ..evaluation import adherence_report, reconstruction_report, redraw_fidelity
 from ..metrics import load_judge
 from ..sd_autoencoder import JudgePerceptual, decoder_finetune_loss, decoder_parameters
 from ..training import Objective, TrainConfig, TrainResult, train
@@ -55,6 +55,7 @@ class DecoderRecipe:
     checkpoint_every: int = 100
     eval_reconstructions: int = 240         # fresh renders (2 per composition) for the round trip's figures
     eval_redraw: int = 120                  # fresh renders for redraw fidelity (img2img at strength 0.5)
+    eval_per_group: int = 216               # samples per group for the record's adherence, redrawn by the new decoder
 
 
 DECODER_RECIPE = DecoderRecipe()
@@ -127,8 +128,15 @@ def build(out_dir: Path, *, run_dir: Path, steps: int | None = None, seed: int |
             size=recipe.image_size, seed=recipe.seed + 1)
     record["metrics"]["redraw_fidelity"] = {"after_decoder_finetune": report["redraw_after"],
                                             "before_decoder_finetune": report["redraw_before"]}
-    record["decoder_finetune"] = {**machine_fields(), **training_fields(recipe, result, autocast),
-                                  "evaluation_s": round(time.time() - t0, 1)}
+    old = record["metrics"].get("adherence", {})
+    if old.get("guidance_scale") is not None:         # the pictures changed: measure adherence again, as before
+        record["metrics"]["adherence"] = {**old, **adherence_report(
+            pipe, per_group=recipe.eval_per_group, guidance_scale=old["guidance_scale"], num_inference_steps=old["steps"])}
+    stage = training_fields(recipe, result, autocast)
+    earlier = record.get("decoder_finetune", {})
+    if result.steps_done == result.resumed_from and earlier.get("steps") == recipe.steps:
+        stage.update({k: earlier[k] for k in ("seconds", "seconds_per_step", "resumed_from", "threads") if k in earlier})
+    record["decoder_finetune"] = {**machine_fields(), **stage, "evaluation_s": round(time.time() - t0, 1)}
     record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     write_manifest(out_dir)
     print(json.dumps(record["metrics"]["vae_reconstruction"], indent=1), json.dumps(record["metrics"]["redraw_fidelity"]))
