@@ -26,7 +26,7 @@ from .editing import img2img
 from .denoiser import SAMPLERS, StorybookDenoiser, generate, make_sampler
 from .forward import q_sample
 from .judge import ATTRIBUTES, Judge
-from .sd_autoencoder import psnr, reconstruction_errors
+from .sd_autoencoder import psnr, reconstruction_errors, subject_psnr
 from .seeding import make_generator
 
 __all__ = ["generate_in_batches", "score_sampler", "evaluate", "evaluation_prompts", "adherence_report",
@@ -295,9 +295,9 @@ def redraw_fidelity(pipe, *, n: int, strength: float = 0.5, seed: int = 8, num_i
         outs.append(img2img(pipe, images[first:first + batch_size], prompts, strength=strength,
                             generator=make_generator(seed + i), num_inference_steps=num_inference_steps,
                             guidance_scale=guidance_scale))
-    err = (torch.cat(outs) - images).pow(2)
-    inside = subject[:, None].expand_as(err)
-    return {"psnr_db": round(psnr(float(err.mean())), 2), "subject_psnr_db": round(psnr(float(err[inside].mean())), 2),
+    redrawn = torch.cat(outs)
+    return {"psnr_db": round(psnr(float((redrawn - images).pow(2).mean())), 2),
+            "subject_psnr_db": round(subject_psnr(redrawn, images, subject), 2),
             "n": n, "strength": strength, "steps": num_inference_steps,
             "guidance_scale": pipe.default_guidance if guidance_scale is None else guidance_scale}
 

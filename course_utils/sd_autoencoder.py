@@ -28,7 +28,7 @@ from .training import Objective
 
 __all__ = ["AutoencoderConfig", "build_autoencoder", "autoencoder_loss", "encode_latents", "latent_scaling_factor",
            "reconstruction_errors", "psnr", "PatchDiscriminator", "JudgePerceptual", "AutoencoderWithCritic",
-           "AdversarialWeights", "adversarial_objectives", "decoder_parameters", "decoder_finetune_loss"]
+           "AdversarialWeights", "adversarial_objectives", "decoder_parameters", "decoder_finetune_loss", "subject_psnr"]
 
 
 @dataclass
@@ -110,13 +110,19 @@ def reconstruction_errors(vae: AutoencoderKL, images: torch.Tensor, batch_size: 
         z = vae.encode(images[i:i + batch_size].to(device)).latent_dist.mean
         outs.append(vae.decode(z).sample.clamp(-1, 1).cpu())
     rec = torch.cat(outs)
-    err = (rec - images.cpu().float()).pow(2)                # rec came back to the CPU
-    mse = float(err.mean())
+    mse = float(F.mse_loss(rec, images.cpu().float()))       # rec came back to the CPU
     out = {"mse": round(mse, 6), "psnr_db": round(psnr(mse), 2)}
     if subject is not None:
-        inside = subject[:, None].expand_as(err)
-        out["subject_psnr_db"] = round(psnr(float(err[inside].mean())), 2)
+        out["subject_psnr_db"] = round(subject_psnr(rec, images, subject), 2)
     return rec, out
+
+
+def subject_psnr(images: torch.Tensor, reference: torch.Tensor, subject: torch.Tensor) -> float:
+    """PSNR in dB of images [N, 3, H, W] against ``reference``, counting only the pixels inside ``subject``
+    (bool [N, H, W]: the animal and its prop, ``storybook.subject_masks``)."""
+    err = (images.float().cpu() - reference.float().cpu()).pow(2)
+    # MSE over the subject's pixels (all three colour channels), then 10 · log10(2² / MSE)
+    return psnr(float(err[subject[:, None].expand_as(err)].mean()))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -148,3 +148,13 @@ def test_a_decoder_finetune_step_leaves_the_encoder_bit_identical():
     frozen = [k for k in after if not k.startswith(("decoder.", "post_quant_conv."))]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)              # encoder, quant_conv
     assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("decoder."))
+
+
+def test_subject_psnr_counts_only_the_subject():
+    from course_utils.sd_autoencoder import subject_psnr
+    batch = _subject_batch()
+    x, subject = batch["images"], batch["subject"]
+    outside_only = x + 0.5 * (~subject[:, None]).float()          # an error everywhere but on the subject
+    assert subject_psnr(outside_only, x, subject) >= 100
+    on_subject = x + 0.2 * subject[:, None].float()               # MSE 0.04 inside → 20 dB
+    assert subject_psnr(on_subject, x, subject) == pytest.approx(20.0, abs=1e-4)

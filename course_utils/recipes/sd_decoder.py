@@ -29,6 +29,7 @@ from ..checkpoints import write_manifest
 from ..env import cpu_model, training_autocast
 from ..evaluation import adherence_report, reconstruction_report, redraw_fidelity
 from ..metrics import load_judge
+from ..pipelines import load_autoencoder, load_text_to_image
 from ..sd_autoencoder import JudgePerceptual, decoder_finetune_loss, decoder_parameters
 from ..training import Objective, TrainConfig, TrainResult, train
 from .record import machine_fields
@@ -106,7 +107,6 @@ def build(out_dir: Path, *, run_dir: Path, steps: int | None = None, seed: int |
           recipe: DecoderRecipe = DECODER_RECIPE, progress: bool = True) -> dict:
     """The stage alone, on the pipeline saved in ``out_dir`` (data/storybook-sd): fine-tune the decoder of the
     autoencoder as the autoencoder stage left it, save it as the pipeline's ``vae``, update record and manifest."""
-    from ..pipelines import load_autoencoder, load_text_to_image       # the loader checks the folder's manifest
     recipe = replace(recipe, **({"steps": steps} if steps else {}), **({"seed": seed} if seed is not None else {}))
     out_dir = Path(out_dir)
     base = BEFORE_DECODER if (out_dir / BEFORE_DECODER / "config.json").is_file() else "vae"
