@@ -50,8 +50,8 @@ finally:
 
 __all__ = ["BOS", "EOS", "SDConfig", "course_captions", "course_words", "train_tokenizer", "build_text_encoder",
            "build_unet", "make_scheduler", "TextToImageModel", "tokenize", "encode_text", "drop_captions",
-           "latent_diffusion_loss", "assemble_pipeline", "save_pipeline", "untrained_pipeline", "text_to_image_by_hand",
-           "generate", "cross_attention_maps"]
+           "latent_diffusion_loss", "latent_diffusion_prediction", "assemble_pipeline", "save_pipeline",
+           "untrained_pipeline", "text_to_image_by_hand", "generate", "cross_attention_maps"]
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 # The pre-tokenizer of CLIP: words, single digits and runs of punctuation (then byte-level symbols).
@@ -212,6 +212,15 @@ def latent_diffusion_loss(model: TextToImageModel, batch: dict[str, torch.Tensor
                           p_uncond: float = 0.1) -> torch.Tensor:
     """ε-prediction loss on a batch of cached latents: {"mean", "std" [B, 4, h, w], "ids" [B, L],
     "empty_ids" [L], "scale" []}. z ~ N(mean, std²) is drawn afresh every step, as SD does."""
+    eps_hat, eps = latent_diffusion_prediction(model, batch, generator, p_uncond)
+    # L = ‖ε − ε_θ(z_t, t, τ(y))‖²
+    return F.mse_loss(eps_hat, eps)
+
+
+def latent_diffusion_prediction(model: TextToImageModel, batch: dict[str, torch.Tensor], generator: torch.Generator,
+                                p_uncond: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two sides of ``latent_diffusion_loss`` per sample: (ε_θ(z_t, t, τ(y)), ε), each [B, 4, h, w]
+    (notebook 11's prior-preservation loss weighs two halves of a batch differently)."""
     mean, std = batch["mean"], batch["std"]
     B, device = mean.shape[0], mean.device
     # z_0 = s · (μ + σ · n): a draw from the VAE's posterior, scaled to unit variance
@@ -221,8 +230,7 @@ def latent_diffusion_loss(model: TextToImageModel, batch: dict[str, torch.Tensor
     ids = drop_captions(batch["ids"], batch["empty_ids"], generator, p_uncond)
     # z_t = √ᾱ_t · z_0 + √(1 − ᾱ_t) · ε
     z_t = q_sample(z0, t, model.alphas_cumprod, eps)
-    # L = ‖ε − ε_θ(z_t, t, τ(y))‖²
-    return F.mse_loss(model(z_t, t, ids), eps)
+    return model(z_t, t, ids), eps
 
 
 def assemble_pipeline(vae: AutoencoderKL, text_encoder: CLIPTextModel, tokenizer: CLIPTokenizer,

@@ -1,0 +1,293 @@
+"""Make the model yours: teach the course's text-to-image model an animal it never saw (notebook 11).
+
+Three ways, from the smallest change to the largest, each trained by the course's one loop
+(``training.train``) on a few photos of the new animal, each saved in the format diffusers loads:
+
+    textual inversion (Gal et al. 2022)  one new word vector v*; everything else frozen
+                                         → pipe.load_textual_inversion(file, token=...)
+    LoRA (Hu et al. 2021)                W x  →  W x + (α/r) · B A x  beside the UNet's attention
+                                         projections; only A [r, d] and B [d', r] train (peft)
+                                         → pipe.load_lora_weights(folder)
+    DreamBooth (Ruiz et al. 2023)        every UNet weight, on prompts with a rare word, optionally
+                                         with a prior-preservation loss on the known animals
+                                         → a UNet folder, UNet2DConditionModel.from_pretrained
+
+LoRA and DreamBooth name the animal with a rare word, ``IDENTIFIER`` ("sks", as the DreamBooth paper's
+examples do): its letters are byte tokens no caption ever used, so their vectors carry almost no meaning
+for the model to unlearn. Textual inversion instead adds a new token and learns its vector.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoints import CheckpointError, verify_manifest, write_manifest
+from .text_to_image import TextToImageModel, latent_diffusion_prediction, tokenize
+
+__all__ = ["IDENTIFIER", "TI_TOKEN", "LORA_TARGETS", "photo_captions", "photo_cache", "photo_batches",
+           "prior_batches", "add_word", "allow_word", "keep_only_row", "personal_loss", "prior_preservation_loss",
+           "lora_linear", "add_lora", "lora_parameters", "weights_digest", "save_textual_inversion",
+           "load_textual_inversion", "save_lora", "load_lora", "save_dreambooth", "load_dreambooth"]
+
+IDENTIFIER = "sks"
+TI_TOKEN = "<hedgehog>"
+#: the UNet's attention projections (self- and cross-attention), where LoRA adapters sit, as in diffusers' scripts
+LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+INFO = "personalise.json"
+
+
+def photo_captions(word: str, scenes: Sequence[tuple[str, str]]) -> list[str]:
+    """The caption of each photo, with ``word`` where the animal's name goes: "sks fishing by a river"."""
+    return [f"{word} {action} {place}" for action, place in scenes]
+
+
+@torch.no_grad()
+def photo_cache(pipe, images: torch.Tensor, captions: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Encode photos [N, 3, H, W] in [-1, 1] once: the batch ``latent_diffusion_loss`` reads
+    {"mean", "std" [N, 4, h, w], "ids" [N, L], "empty_ids" [L], "scale" []}."""
+    if images.dim() != 4 or images.shape[1] != 3 or len(captions) != images.shape[0]:
+        raise ValueError(f"give photos [N, 3, H, W] in [-1, 1] and one caption per photo; got images of shape "
+                         f"{tuple(images.shape)} and {len(captions)} captions.")
+    posterior = pipe.vae.encode(images.to(pipe.vae.device)).latent_dist
+    return {"mean": posterior.mean.cpu(), "std": posterior.std.cpu(),
+            "ids": tokenize(pipe.tokenizer, list(captions)), "empty_ids": tokenize(pipe.tokenizer, [""])[0],
+            "scale": torch.tensor(float(pipe.vae.config.scaling_factor))}
+
+
+def _take(cache: dict[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {k: (v[index] if k in ("mean", "std", "ids") else v) for k, v in cache.items()}
+
+
+def photo_batches(cache: dict[str, torch.Tensor], batch_size: int) -> Callable[[int, torch.Generator], dict]:
+    """batch_fn(step, generator) for ``training.train``: ``batch_size`` photos drawn with replacement."""
+    n = cache["mean"].shape[0]
+    return lambda step, g: _take(cache, torch.randint(0, n, (batch_size,), generator=g))
+
+
+def prior_batches(photos: dict[str, torch.Tensor], prior: dict[str, torch.Tensor], batch_size: int
+                  ) -> Callable[[int, torch.Generator], dict]:
+    """batch_fn for DreamBooth with prior preservation: ``batch_size`` photos, then ``batch_size`` class
+    images (renders of the animals the model knows, with their own captions), and "n_photos"."""
+    if photos["ids"].shape[1] != prior["ids"].shape[1]:
+        raise ValueError("photos and class images were tokenized to different lengths; cache both with one pipe.")
+
+    def batch(step: int, g: torch.Generator) -> dict:
+        a = _take(photos, torch.randint(0, photos["mean"].shape[0], (batch_size,), generator=g))
+        b = _take(prior, torch.randint(0, prior["mean"].shape[0], (batch_size,), generator=g))
+        both = {k: torch.cat([a[k], b[k]]) for k in ("mean", "std", "ids")}
+        return {**both, "empty_ids": a["empty_ids"], "scale": a["scale"], "n_photos": torch.tensor(batch_size)}
+    return batch
+
+
+def personal_loss(model: TextToImageModel, batch: dict, generator: torch.Generator) -> torch.Tensor:
+    """L = ‖ε − ε_θ(z_t, t, τ(y))‖² on the photos, never with the caption dropped (the word must be heard)."""
+    eps_hat, eps = latent_diffusion_prediction(model, batch, generator, p_uncond=0.0)
+    return F.mse_loss(eps_hat, eps)
+
+
+def prior_preservation_loss(model: TextToImageModel, batch: dict, generator: torch.Generator,
+                            prior_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """DreamBooth's loss on a ``prior_batches`` batch: photos first, class images after.
+
+        L = ‖ε − ε_θ(z_t, t, c_photo)‖²  +  λ · ‖ε' − ε_θ(z'_t, t', c_class)‖²
+
+    The second term keeps the model drawing the animals it knew while it learns the new one."""
+    eps_hat, eps = latent_diffusion_prediction(model, batch, generator, p_uncond=0.0)
+    k = int(batch["n_photos"])
+    photo = F.mse_loss(eps_hat[:k], eps[:k])
+    prior = F.mse_loss(eps_hat[k:], eps[k:])
+    return photo + prior_weight * prior, {"photo": float(photo), "prior": float(prior)}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Textual inversion: one new row of the embedding table
+# ----------------------------------------------------------------------------------------------------
+def allow_word(pipe, word: str) -> None:
+    """Let the pipeline's prompt check accept ``word`` (the course's pipeline refuses words it never learned)."""
+    vocabulary = getattr(pipe, "vocabulary", None)
+    if vocabulary is not None and word not in vocabulary:
+        pipe.vocabulary = (*vocabulary, word)
+
+
+def _known(pipe, word: str) -> bool:
+    """Is ``word`` already one token of the pipeline (a course word reads as one token: "squirrel</w>")?"""
+    return (word in pipe.tokenizer.get_vocab() or len(pipe.tokenizer.tokenize(word)) == 1
+            or word in (getattr(pipe, "vocabulary", None) or ()))
+
+
+def add_word(pipe, word: str, *, init_from: str | None = None) -> int:
+    """Add ``word`` as one new token; its vector starts as the mean vector of ``init_from``'s tokens (or of
+    all tokens). Returns its row in the embedding table."""
+    if not isinstance(word, str) or not word.strip() or " " in word:
+        raise ValueError(f"the new word must be one token without spaces, such as {TI_TOKEN!r}; got {word!r}.")
+    if _known(pipe, word) or pipe.tokenizer.add_tokens([word]) != 1:
+        raise ValueError(f"{word!r} is already in this tokenizer's vocabulary, so textual inversion would overwrite a "
+                         "word the model knows. Pick a new name such as '<my-hedgehog>', or start from a freshly "
+                         "loaded pipeline (load_text_to_image()).")
+    pipe.text_encoder.resize_token_embeddings(len(pipe.tokenizer), mean_resizing=False)
+    table = pipe.text_encoder.get_input_embeddings().weight
+    row = pipe.tokenizer.convert_tokens_to_ids(word)
+    with torch.no_grad():
+        start = (table[pipe.tokenizer(init_from, add_special_tokens=False).input_ids] if init_from
+                 else table[:row])
+        table[row] = start.mean(dim=0)
+    allow_word(pipe, word)
+    return row
+
+
+def keep_only_row(table: torch.nn.Parameter, row: int) -> torch.utils.hooks.RemovableHandle:
+    """Textual inversion's update, by hand: zero every row's gradient but ``row``'s, so the optimiser
+    moves v* alone (with no weight decay, AdamW leaves a row with zero gradient exactly as it was)."""
+    mask = torch.zeros(table.shape[0], 1, dtype=table.dtype, device=table.device)
+    mask[row] = 1
+    return table.register_hook(lambda grad: grad * mask)
+
+
+def save_textual_inversion(pipe, word: str, path: str | Path) -> Path:
+    """The learned vector as diffusers' textual-inversion file: {word: v* [D]} in safetensors."""
+    from safetensors.torch import save_file
+    row = pipe.tokenizer.convert_tokens_to_ids(word)
+    vector = pipe.text_encoder.get_input_embeddings().weight[row].detach().cpu().clone()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({word: vector}, str(path))
+    return path
+
+
+def load_textual_inversion(pipe, path: str | Path, token: str | None = None) -> str:
+    """``pipe.load_textual_inversion(path, token=...)`` with the course's checks; returns the token."""
+    from safetensors.torch import load_file
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No textual-inversion file at {path}. Rebuild it with "
+                              "`python -m course_utils.train personal-ti`, or restore it with `git checkout -- data/`.")
+    token = token or next(iter(load_file(str(path))))
+    if _known(pipe, token):
+        raise ValueError(f"The token {token!r} already exists in this pipeline's tokenizer (was this file loaded "
+                         f"before?). Load it into a fresh pipeline (load_text_to_image()), or give it another name: "
+                         f"load_textual_inversion(pipe, {str(path)!r}, token='<my-hedgehog>').")
+    pipe.load_textual_inversion(str(path), token=token)
+    allow_word(pipe, token)
+    return token
+
+
+# ----------------------------------------------------------------------------------------------------
+# LoRA: low-rank matrices beside the attention projections
+# ----------------------------------------------------------------------------------------------------
+def lora_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, A: torch.Tensor, B: torch.Tensor,
+                scale: float) -> torch.Tensor:
+    """One LoRA layer: y = W x + b + (α/r) · B (A x), with W [out, in] frozen, A [r, in], B [out, r] trained."""
+    return F.linear(x, weight, bias) + scale * F.linear(F.linear(x, A), B)
+
+
+def add_lora(unet, rank: int, *, generator: torch.Generator, alpha: float | None = None,
+             targets: Sequence[str] = LORA_TARGETS, adapter_name: str = "default") -> None:
+    """Put a rank-``rank`` LoRA adapter (peft) beside each target projection of ``unet``. A starts random (from
+    ``generator``, as kaiming-uniform would), B at zero, so the adapted UNet starts equal to the base one."""
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"rank must be a whole number ≥ 1 (a rank-0 adapter has nothing to learn), got {rank!r}; "
+                         "the course uses 4.")
+    from peft import LoraConfig
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=alpha or rank, init_lora_weights=True,
+                                target_modules=list(targets)), adapter_name=adapter_name)
+    with torch.no_grad():
+        for module in unet.modules():
+            if hasattr(module, "lora_A") and adapter_name in module.lora_A:
+                A = module.lora_A[adapter_name].weight
+                bound = 1 / A.shape[1] ** 0.5
+                A.copy_((torch.rand(A.shape, generator=generator) * 2 - 1) * bound)
+                module.lora_B[adapter_name].weight.zero_()
+
+
+def lora_parameters(unet) -> list[torch.nn.Parameter]:
+    """The adapter's parameters (lora_A, lora_B); everything else is frozen."""
+    found = [p for n, p in unet.named_parameters() if "lora_" in n]
+    if not found:
+        raise ValueError("this UNet has no LoRA adapter; call add_lora(unet, rank, generator=...) first.")
+    return found
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 of a model's own weights (adapters left out), so an adapter can name the base it belongs to."""
+    h = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        if "lora_" in name:
+            continue
+        h.update(name.replace(".base_layer", "").encode())
+        h.update(value.detach().cpu().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _write_info(folder: Path, info: dict) -> None:
+    (folder / INFO).write_text(json.dumps(info, indent=1) + "\n")
+    write_manifest(folder)
+
+
+def _read_info(folder: str | Path, method: str, recipe: str) -> tuple[Path, dict]:
+    folder = Path(folder)
+    if not (folder / INFO).is_file():
+        raise CheckpointError(f"No {method} adapter at {folder}. Rebuild it with `python -m course_utils.train "
+                              f"{recipe}`, or restore it with `git checkout -- data/`.")
+    verify_manifest(folder)
+    info = json.loads((folder / INFO).read_text())
+    if info.get("method") != method:
+        raise CheckpointError(f"{folder} holds a {info.get('method')!r} adapter, not {method!r}.")
+    return folder, info
+
+
+def _check_base(pipe, info: dict, folder: Path, part: str, recipe: str) -> None:
+    if info.get("base") != weights_digest(getattr(pipe, part)):
+        raise CheckpointError(f"{folder} was trained for another base model (its {part} differs from this "
+                              f"pipeline's): an adapter only fits the weights it was trained beside. Load it into the "
+                              f"model it was made for, or retrain it for this one: `python -m course_utils.train {recipe}`.")
+
+
+def save_lora(pipe, folder: str | Path, *, word: str = IDENTIFIER, rank: int, base: str) -> Path:
+    """The UNet's adapter with diffusers' LoRA saver (pytorch_lora_weights.safetensors), plus what it is for."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipe.unet))
+    type(pipe).save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
+    _write_info(folder, {"method": "lora", "word": word, "rank": rank, "base": base})
+    return folder
+
+
+def load_lora(pipe, folder: str | Path, *, adapter_name: str = "hedgehog") -> str:
+    """``pipe.load_lora_weights(folder)`` after checking the adapter was made for this UNet; returns its word."""
+    folder, info = _read_info(folder, "lora", "personal-lora")
+    _check_base(pipe, info, folder, "unet", "personal-lora")
+    from diffusers.utils import logging as dlog
+    level = dlog.get_verbosity()
+    dlog.set_verbosity_error()           # it would warn that the text encoder has no LoRA keys: by design
+    try:
+        pipe.load_lora_weights(str(folder), weight_name="pytorch_lora_weights.safetensors", adapter_name=adapter_name)
+    finally:
+        dlog.set_verbosity(level)
+    allow_word(pipe, info["word"])
+    return info["word"]
+
+
+def save_dreambooth(unet, folder: str | Path, *, word: str = IDENTIFIER, base: str, prior_weight: float) -> Path:
+    """The whole fine-tuned UNet (``save_pretrained``, safetensors) and the text encoder it belongs to."""
+    folder = Path(folder)
+    unet.save_pretrained(folder / "unet", safe_serialization=True)
+    _write_info(folder, {"method": "dreambooth", "word": word, "base": base, "prior_weight": prior_weight})
+    return folder
+
+
+def load_dreambooth(pipe, folder: str | Path) -> str:
+    """Swap the pipeline's UNet for the DreamBooth one (checked against the text encoder it was trained with)."""
+    from diffusers import UNet2DConditionModel
+    folder, info = _read_info(folder, "dreambooth", "personal-dreambooth")
+    _check_base(pipe, info, folder, "text_encoder", "personal-dreambooth")
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet", local_files_only=True, use_safetensors=True)
+    pipe.register_modules(unet=unet.to(pipe.unet.device).eval())
+    allow_word(pipe, info["word"])
+    return info["word"]

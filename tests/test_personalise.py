@@ -1,0 +1,164 @@
+"""Notebook 11's three ways to teach the model a new animal, on a tiny untrained pipeline: each by-hand part
+equals the library's, each file round-trips through the diffusers loader, and bad files fail clearly."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_utils import personalise as P
+from course_utils.checkpoints import CheckpointError
+from course_utils.pipelines import StorybookPipeline, prompt_vocabulary
+from course_utils.seeding import make_generator
+from course_utils.text_to_image import TextToImageModel, encode_text, latent_diffusion_prediction, tokenize, \
+    untrained_pipeline
+from course_utils.training import Objective, TrainConfig, train
+from sd_tiny import TINY_SD, TINY_VAE
+
+SCENES = [("fishing", "by a river"), ("reading", "in a forest")]
+
+
+def fresh_pipe(seed: int = 0):
+    pipe = untrained_pipeline(TINY_SD, TINY_VAE, seed=seed, pipeline_class=StorybookPipeline)
+    pipe.vocabulary = prompt_vocabulary(pipe.tokenizer)
+    return pipe
+
+
+def photos(pipe, word):
+    images = torch.rand(2, 3, 32, 32, generator=make_generator(1)) * 2 - 1
+    return P.photo_cache(pipe, images, P.photo_captions(word, SCENES))
+
+
+def draw(pipe, prompt, **kw):
+    return pipe(prompt, generator=make_generator(3), num_inference_steps=2, height=32, width=32, output_type="pt",
+                **kw).images
+
+
+def frozen(pipe):
+    for p in list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters()):
+        p.requires_grad_(False)
+    return TextToImageModel(pipe.text_encoder, pipe.unet, pipe.scheduler.alphas_cumprod)
+
+
+def test_one_lora_layer_equals_peft():
+    from peft import LoraConfig, inject_adapter_in_model
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5))
+    net = inject_adapter_in_model(LoraConfig(r=2, lora_alpha=3, target_modules=["0"]), net)
+    layer = net[0]
+    with torch.no_grad():
+        layer.lora_B["default"].weight.normal_(generator=make_generator(0))
+    x = torch.randn(4, 6, generator=make_generator(1))
+    ours = P.lora_linear(x, layer.base_layer.weight, layer.base_layer.bias, layer.lora_A["default"].weight,
+                         layer.lora_B["default"].weight, scale=3 / 2)
+    torch.testing.assert_close(ours, net(x))
+    wrong = P.lora_linear(x, layer.base_layer.weight, layer.base_layer.bias, layer.lora_A["default"].weight,
+                          layer.lora_B["default"].weight, scale=1.0)
+    assert not torch.allclose(wrong, net(x))
+
+
+def test_add_lora_starts_equal_to_the_base_and_is_seeded():
+    a, b = fresh_pipe(), fresh_pipe()
+    P.allow_word(a, P.IDENTIFIER)
+    before = draw(a, "sks fishing by a river")
+    for pipe in (a, b):
+        P.add_lora(pipe.unet, 2, generator=make_generator(5))
+    assert torch.equal(draw(a, "sks fishing by a river"), before)          # B = 0: no change yet
+    assert all(torch.equal(p, q) for p, q in zip(P.lora_parameters(a.unet), P.lora_parameters(b.unet)))
+    assert sum(p.abs().sum() > 0 for p in P.lora_parameters(a.unet)) == len(P.lora_parameters(a.unet)) // 2
+
+
+@pytest.mark.parametrize("rank", [0, -1, 2.0, True])
+def test_a_rank_that_is_not_a_positive_whole_number_is_refused(rank):
+    with pytest.raises(ValueError, match="rank must be a whole number ≥ 1"):
+        P.add_lora(fresh_pipe().unet, rank, generator=make_generator(0))
+
+
+def test_textual_inversion_moves_one_row_and_loads_into_diffusers(tmp_path):
+    pipe = fresh_pipe()
+    row = P.add_word(pipe, P.TI_TOKEN, init_from="squirrel")
+    table = pipe.text_encoder.get_input_embeddings().weight
+    model = frozen(pipe)
+    table.requires_grad_(True)
+    P.keep_only_row(table, row)
+    before = table.detach().clone()
+    train(model, [Objective("loss", P.personal_loss, [table])], P.photo_batches(photos(pipe, P.TI_TOKEN), 2),
+          TrainConfig(steps=3, lr=1e-2), progress=False)
+    moved = (table.detach() != before).any(dim=1).nonzero().flatten().tolist()
+    assert moved == [row]
+    path = P.save_textual_inversion(pipe, P.TI_TOKEN, tmp_path / "ti.safetensors")
+    other = fresh_pipe()
+    assert P.load_textual_inversion(other, path) == P.TI_TOKEN
+    ids = tokenize(pipe.tokenizer, ["<hedgehog> sleeping in the snow"])
+    with torch.no_grad():
+        assert torch.equal(encode_text(pipe.text_encoder, ids), encode_text(other.text_encoder, ids))
+    assert draw(other, "<hedgehog> sleeping in the snow").shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="already exists.*fresh pipeline"):
+        P.load_textual_inversion(other, path)
+    with pytest.raises(ValueError, match="already exists"):
+        P.load_textual_inversion(fresh_pipe(), path, token="squirrel")
+
+
+def test_a_word_the_model_knows_cannot_become_the_new_token():
+    with pytest.raises(ValueError, match="already in this tokenizer's vocabulary"):
+        P.add_word(fresh_pipe(), "squirrel")
+
+
+def test_prior_preservation_loss_is_the_dreambooth_scripts_formula():
+    pipe = fresh_pipe()
+    model = frozen(pipe)
+    cache = photos(pipe, P.IDENTIFIER)
+    prior = P.photo_cache(pipe, torch.zeros(3, 3, 32, 32), ["fox reading in a forest"] * 3)
+    batch = P.prior_batches(cache, prior, 2)(0, make_generator(0))
+    assert batch["mean"].shape[0] == 4 and int(batch["n_photos"]) == 2
+    loss, terms = P.prior_preservation_loss(model, batch, make_generator(9), prior_weight=0.5)
+    # diffusers' train_dreambooth.py: chunk the prediction into instance and class halves
+    pred, target = latent_diffusion_prediction(model, batch, make_generator(9), p_uncond=0.0)
+    pred, pred_prior = torch.chunk(pred, 2, dim=0)
+    target, target_prior = torch.chunk(target, 2, dim=0)
+    expected = F.mse_loss(pred, target) + 0.5 * F.mse_loss(pred_prior, target_prior)
+    torch.testing.assert_close(loss, expected)
+    assert terms["photo"] != pytest.approx(terms["prior"])
+
+
+def test_lora_round_trips_fuses_and_refuses_another_base(tmp_path):
+    pipe = fresh_pipe()
+    base = P.weights_digest(pipe.unet)
+    P.allow_word(pipe, P.IDENTIFIER)
+    P.add_lora(pipe.unet, 2, generator=make_generator(0))
+    model = frozen(pipe)
+    params = P.lora_parameters(pipe.unet)
+    for p in params:
+        p.requires_grad_(True)
+    train(model, [Objective("loss", P.personal_loss, params)], P.photo_batches(photos(pipe, P.IDENTIFIER), 2),
+          TrainConfig(steps=2, lr=1e-2), progress=False)
+    assert P.weights_digest(pipe.unet) == base
+    folder = P.save_lora(pipe, tmp_path / "lora", rank=2, base=base)
+    prompt = "sks sleeping in the snow"
+    trained = draw(pipe, prompt)
+    other = fresh_pipe()
+    assert P.load_lora(other, folder) == P.IDENTIFIER
+    torch.testing.assert_close(draw(other, prompt), trained)
+    plain = fresh_pipe()
+    P.allow_word(plain, P.IDENTIFIER)
+    torch.testing.assert_close(draw(other, prompt, cross_attention_kwargs={"scale": 0.0}), draw(plain, prompt))
+    other.fuse_lora(lora_scale=1.0)
+    torch.testing.assert_close(draw(other, prompt), trained, atol=1e-4, rtol=0)
+    with pytest.raises(CheckpointError, match="another base model.*train personal-lora"):
+        P.load_lora(fresh_pipe(seed=1), folder)
+
+
+def test_dreambooth_round_trips_and_refuses_another_text_encoder(tmp_path):
+    pipe = fresh_pipe()
+    folder = P.save_dreambooth(pipe.unet, tmp_path / "db", base=P.weights_digest(pipe.text_encoder), prior_weight=1.0)
+    other = fresh_pipe(seed=2)
+    with pytest.raises(CheckpointError, match="another base model.*personal-dreambooth"):
+        P.load_dreambooth(other, folder)
+    plain = fresh_pipe()
+    assert P.load_dreambooth(plain, folder) == P.IDENTIFIER
+    P.allow_word(pipe, P.IDENTIFIER)
+    torch.testing.assert_close(draw(plain, "sks reading on a beach"), draw(pipe, "sks reading on a beach"))
+
+
+def test_missing_adapters_name_the_rebuild_command(tmp_path):
+    with pytest.raises(CheckpointError, match="train personal-lora"):
+        P.load_lora(fresh_pipe(), tmp_path / "nothing")
+    with pytest.raises(CheckpointError, match="train personal-ti"):
+        P.load_textual_inversion(fresh_pipe(), tmp_path / "nothing.safetensors")
