@@ -15,6 +15,10 @@ to the subject's size within 2 %, its tilt within 1° and its position within a 
 pixel: that rounding lets each subject pose and prop be drawn once and stamped (``storybook_draw/sprites.py``). ``render_masks`` gives the masks of the animal, its prop and the
 place's region, consistent with the drawing; ``render_background`` the scene without them.
 
+NEW_SUBJECTS holds the hedgehog, a seventh animal no shipped model saw (notebook 11 teaches it to the text-to-image
+model): ``render``, ``render_batch`` and ``render_masks`` draw it only with ``allow_new=True``, and it is in no
+split, pool, caption or vocabulary; ``your_photos()`` are its eight fixed renders.
+
 HELD_OUT lists compositions that are never rendered for training; every pair inside each of them
 (subject+action, subject+place, action+place) still appears among the training compositions, so a
 model can only draw them by composing what it has seen.
@@ -31,7 +35,7 @@ from .plotting import show_images
 from .seeding import make_generator, validate_seed
 from .storybook_draw import ANIMAL, PLACE, PLACE_REGIONS, PROP, draw_scene
 
-__all__ = ["subject_masks", "subject_batch", "SUBJECTS", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
+__all__ = ["subject_masks", "subject_batch", "SUBJECTS", "NEW_SUBJECTS", "YOUR_PHOTOS", "your_photos", "ACTIONS", "PLACES", "ALL_COMPOSITIONS", "HELD_OUT", "TRAIN_COMPOSITIONS", "SIZES",
            "compositions", "train_compositions", "caption", "normalize_caption", "parse_caption", "labels_of",
            "composition_of", "render", "render_batch", "render_masks", "render_background", "MASK_NAMES",
            "PLACE_REGIONS", "render_for_split", "sample_batch", "reference_renders", "render_pool", "render_captioned_pool",
@@ -39,6 +43,8 @@ __all__ = ["subject_masks", "subject_batch", "SUBJECTS", "ACTIONS", "PLACES", "A
            "StorybookDataset", "gallery"]
 
 SUBJECTS = ("squirrel", "fox", "rabbit", "bear", "owl", "frog")
+#: Drawn only with ``allow_new=True``: in no split, pool, caption or vocabulary of the shipped models (notebook 11's new animal).
+NEW_SUBJECTS = ("hedgehog",)
 ACTIONS = ("fishing", "reading", "sleeping", "juggling")
 PLACES = ("by a river", "in a forest", "on a mountain", "in the snow", "on a beach")
 ALL_COMPOSITIONS = tuple((s, a, p) for s in SUBJECTS for a in ACTIONS for p in PLACES)
@@ -74,13 +80,17 @@ def train_compositions() -> tuple[tuple[str, str, str], ...]:
 
 
 def _unknown(kind: str, word: str, known: Sequence[str]) -> ValueError:
+    if word in NEW_SUBJECTS:
+        return ValueError(f"{word!r} is the new animal: no shipped model saw it, so it is in no split, caption or "
+                          f"vocabulary (that is {_VOCAB}). Draw it with render(..., allow_new=True).")
     near = difflib.get_close_matches(word, known, n=1, cutoff=0.0)
     hint = f" Did you mean {near[0]!r}?" if near else ""
     return ValueError(f"Unknown {kind} {word!r}.{hint} The storybook vocabulary is {_VOCAB}.")
 
 
-def _check(subject: str, action: str, place: str) -> None:
-    for kind, word, known in (("subject", subject, SUBJECTS), ("action", action, ACTIONS), ("place", place, PLACES)):
+def _check(subject: str, action: str, place: str, allow_new: bool = False) -> None:
+    subjects = SUBJECTS + NEW_SUBJECTS if allow_new else SUBJECTS
+    for kind, word, known in (("subject", subject, subjects), ("action", action, ACTIONS), ("place", place, PLACES)):
         if word not in known:
             raise _unknown(kind, str(word), known)
 
@@ -168,27 +178,30 @@ def _to_model_range(img: np.ndarray, size: int, out: np.ndarray | None = None) -
     return out
 
 
-def render(subject: str, action: str, place: str, *, seed: int, size: int = 64) -> torch.Tensor:
-    """One scene as a float32 tensor [3, size, size] in [-1, 1]; the same seed gives the same pixels."""
-    _check(subject, action, place)
+def render(subject: str, action: str, place: str, *, seed: int, size: int = 64, allow_new: bool = False) -> torch.Tensor:
+    """One scene as a float32 tensor [3, size, size] in [-1, 1]; the same seed gives the same pixels.
+    ``allow_new=True`` also draws the NEW_SUBJECTS (the hedgehog)."""
+    _check(subject, action, place, allow_new)
     seed, size = validate_seed(seed), _check_size(size)
     return torch.from_numpy(_to_model_range(_draw((subject, action, place), seed, size), size))
 
 
-def render_batch(triples: Sequence[tuple[str, str, str]], seeds: Sequence[int], size: int = 64) -> torch.Tensor:
+def render_batch(triples: Sequence[tuple[str, str, str]], seeds: Sequence[int], size: int = 64,
+                 allow_new: bool = False) -> torch.Tensor:
     """Many scenes at once: [N, 3, size, size] in [-1, 1]; image i equals ``render(*triples[i], seed=seeds[i])``."""
     triples, seeds, size = list(triples), [validate_seed(s) for s in seeds], _check_size(size)
     if len(triples) != len(seeds):
         raise ValueError(f"got {len(triples)} compositions but {len(seeds)} seeds; give one seed per composition.")
     for t in set(triples):
-        _check(*t)
+        _check(*t, allow_new=allow_new)
     out = np.empty((len(triples), 3, size, size), np.float32)
     for i, (t, seed) in enumerate(zip(triples, seeds)):
         _to_model_range(_draw(t, seed, size), size, out[i])
     return torch.from_numpy(out)
 
 
-def render_masks(subject: str, action: str, place: str, *, seed: int, size: int = 128) -> torch.Tensor:
+def render_masks(subject: str, action: str, place: str, *, seed: int, size: int = 128,
+                 allow_new: bool = False) -> torch.Tensor:
     """Where the animal, its prop and the place are in ``render(..., seed=seed, size=size)``: bool [3, size, size].
 
     Channels follow MASK_NAMES: the animal, its prop (rod, line and float; book; pillow and "z"s;
@@ -198,7 +211,7 @@ def render_masks(subject: str, action: str, place: str, *, seed: int, size: int 
     snowflake in front of the animal stays the animal's (one pixel, not a hole for inpainting to fill).
     At 32 px a pixel belongs to a mask when at least half of its 2×2 block at 64 px does.
     """
-    _check(subject, action, place)
+    _check(subject, action, place, allow_new)
     seed, size = validate_seed(seed), _check_size(size)
     _, labels = draw_scene(subject, action, place, seed, 128 if size == 128 else 64, labels=True)
     masks = np.stack([labels == ANIMAL, labels == PROP, labels == PLACE])
@@ -347,6 +360,19 @@ class StorybookDataset(torch.utils.data.Dataset):
         t = self.composition(index)
         image = render(*t, seed=self.render_seed(index), size=self.size)
         return image, caption(*t), torch.tensor(labels_of(*t), dtype=torch.long)
+
+
+#: The "your photos" set: eight fixed renders of the new animal, fishing or reading by a river, in a forest or on
+#: a beach, so sleeping, juggling, the mountain and the snow stay for prompts the photos never showed.
+YOUR_PHOTOS = tuple((("hedgehog", a, p), seed) for seed, (a, p) in enumerate(
+    [("fishing", "by a river"), ("reading", "in a forest"), ("fishing", "on a beach"), ("reading", "by a river"),
+     ("fishing", "in a forest"), ("reading", "on a beach"), ("fishing", "by a river"), ("reading", "in a forest")],
+    start=2811))
+
+
+def your_photos(size: int = 128) -> torch.Tensor:
+    """The eight YOUR_PHOTOS renders of the hedgehog: [8, 3, size, size] in [-1, 1]."""
+    return render_batch([t for t, _ in YOUR_PHOTOS], [s for _, s in YOUR_PHOTOS], size, allow_new=True)
 
 
 _GALLERY = (("squirrel", "fishing", "by a river"), ("fox", "reading", "in a forest"),

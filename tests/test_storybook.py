@@ -252,3 +252,32 @@ def test_subject_batch_is_sample_batch_with_its_subject_masks():
     assert torch.equal(storybook.subject_masks([comp], [9], 64)[0], mask[0] | mask[1])
     with pytest.raises(ValueError, match="positive int"):
         storybook.subject_batch(0, make_generator(5), 64)
+
+
+# ----------------------------------------------------------------------------- the new animal stays out
+def test_the_hedgehog_is_in_no_split_pool_caption_or_vocabulary():
+    import json
+    from course_utils.paths import DATA_DIR
+    assert sb.NEW_SUBJECTS == ("hedgehog",) and "hedgehog" not in sb.SUBJECTS
+    for split in ("train", "held_out", "all"):
+        assert all(t[0] in sb.SUBJECTS for t in sb.compositions(split)), split
+    assert not any("hedgehog" in sb.caption(*t) for t in sb.ALL_COMPOSITIONS)
+    _, labels = sb.sample_batch(256, make_generator(0), size=32, split="all")
+    assert int(labels[:, 0].max()) < len(sb.SUBJECTS)
+    assert all(sb.StorybookDataset(split="all", length=120).composition(i)[0] in sb.SUBJECTS for i in range(120))
+    for call in (lambda: sb.parse_caption("hedgehog fishing by a river"), lambda: sb.caption("hedgehog", "fishing", "by a river"),
+                 lambda: sb.labels_of("hedgehog", "fishing", "by a river"),
+                 lambda: sb.render("hedgehog", "fishing", "by a river", seed=0),
+                 lambda: sb.render_batch([("hedgehog", "fishing", "by a river")], [0], 64)):
+        with pytest.raises(ValueError, match="new animal.*no shipped model saw it.*subjects: squirrel, fox, rabbit, bear, "
+                                             "owl, frog;.*allow_new=True"):
+            call()
+    # the shipped models: the judge's classes, the text model's tokenizer and every config and record
+    judge = json.loads((DATA_DIR / "judge" / "config.json").read_text())
+    assert judge["subjects"] == list(sb.SUBJECTS) and judge["classes"][0] == 6
+    vocab = json.loads((DATA_DIR / "storybook-sd" / "tokenizer" / "vocab.json").read_text())
+    assert not any("hedgehog" in token.lower() for token in vocab) and "squirrel</w>" in vocab
+    for folder in sorted(p for p in DATA_DIR.iterdir() if p.is_dir() and p.name != "recogniser"):
+        for path in folder.rglob("*"):
+            if path.suffix in (".json", ".txt") or path.name == "SHA256SUMS":
+                assert "hedgehog" not in path.read_text(errors="replace").lower(), path

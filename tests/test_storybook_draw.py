@@ -162,3 +162,85 @@ def test_shipped_judge_reads_the_128_px_drawing_pooled_to_32_px():
     for name, rows in (("all", slice(None)), ("held out", held)):
         accuracy = right[rows].float().mean(0)
         assert (accuracy >= 0.98).all(), f"{name}: per-attribute accuracy {accuracy.tolist()}"
+
+
+# ----------------------------------------------------------------------------- the new animal (notebook 11)
+# Full sha256 of renders and masks computed with the code of commit d41867d, before the hedgehog was drawn:
+# adding it must leave every old subject's pixels, masks and background exactly as the shipped models saw them.
+BEFORE_HEDGEHOG = [
+    (("squirrel", "fishing", "by a river"), 7, 128, "2480ba6591bc87caea751e6ae01e2d1e6ce2fe07b0f998a381f12375f87290cf",
+     "fa2265345e0821c5a5e263651233d274af94ce7495cb5fa53482de3267f96289"),
+    (("fox", "sleeping", "in the snow"), 11, 128, "5d331744c560207f6dff83194b3830d50af417fc07a93cc4fd7b5069bc319444",
+     "3a21b2a1e2043f7dd7cb5eb72c8f4cdbded7f92d45431873ec814ff05bd2a27d"),
+    (("frog", "juggling", "on a beach"), 3, 128, "1f5baf9ca4d585df4656bdc69e8829ac15e5903ff8c796680a3651591f1e47d5",
+     "84bf2751366d5525193ba5e750c637fbd7fa601067cf3321bb19e38fb9ecdd5f"),
+    (("owl", "reading", "on a mountain"), 5, 64, "40bb2cb0437ba85fd5e437f3c9ad30d7bdd8308213876a29e300666c21694294",
+     "5d78a33ded02c08707e96cfdd668abe998d40da046dd2372510549562cd260d6"),
+    (("bear", "sleeping", "in a forest"), 2, 32, "631ad4e2ebdf97d285c9e954390d0aa360372c74edb44b58546c9035fb389e0d",
+     "3f27d44d414047974a6b83144b6974f931f0f21ed0658101e7e4e007f47aa98d"),
+    (("rabbit", "juggling", "in the snow"), 9, 128, "62a307b25089a89fefd9d8d287bc1a0a79883c6f9088c6e4017008f4c4021944",
+     "5aa391d38bd3643958e546cf850e8aee29946b0052cfa2e96e3ad68241914e43"),
+]
+
+
+def _sha(x: torch.Tensor) -> str:
+    return hashlib.sha256(x.numpy().tobytes()).hexdigest()
+
+
+@pytest.mark.parametrize("triple, seed, size, image_digest, masks_digest", BEFORE_HEDGEHOG)
+def test_old_renders_and_masks_are_as_before_the_hedgehog(triple, seed, size, image_digest, masks_digest):
+    assert _sha(sb.render(*triple, seed=seed, size=size)) == image_digest
+    assert _sha(sb.render_masks(*triple, seed=seed, size=size)) == masks_digest
+
+
+def test_old_batches_pools_and_backgrounds_are_as_before_the_hedgehog():
+    batch = sb.render_batch(sb.ALL_COMPOSITIONS, list(range(2000, 2120)), 128)
+    assert _sha(batch) == "dede383e995cd114802c8f7a9492223f4f7a9f37837ff0fb086d6835398ce401"
+    pool = sb.render_captioned_pool(96, seed=0, size=128)[0]          # the text-to-image pool's first 96 images
+    assert _sha(pool) == "d9a8caa1887794102c80b662d5e4ec4c0b504dff10d3c1edeb2ae3788c153b95"
+    assert _sha(sb.render_background("on a beach", seed=4, size=128)) == \
+        "7655d734ebef4ace534dd67de776570fc02ee45118671e17c37f5a2f7469519a"
+
+
+@pytest.mark.parametrize("size", [128, 64])
+def test_the_hedgehog_is_drawn_in_every_action_and_place_with_its_own_masks(size):
+    for i, (action, place) in enumerate((a, p) for a in sb.ACTIONS for p in sb.PLACES):
+        seed = 70 + i
+        image = sb.render("hedgehog", action, place, seed=seed, size=size, allow_new=True)
+        animal, prop, region = sb.render_masks("hedgehog", action, place, seed=seed, size=size, allow_new=True)
+        assert image.shape == (3, size, size) and -1 <= image.min() and image.max() <= 1
+        assert animal.float().mean() > 0.02 and prop.any() and region.any(), (action, place)
+        assert not (animal & prop).any() and not ((animal | prop) & region).any()
+        empty = sb.render_background(place, seed=seed, size=size)
+        changed = (image - empty).abs().amax(0) > 1e-6
+        # (in the snow, flakes in front of the curled-up animal and a white "z" on white change a few pixels less)
+        least = 0.9 if place == "in the snow" else 0.97
+        assert changed[animal].float().mean() > least and changed[prop].float().mean() > least, (action, place)
+        # the same seed with a squirrel: same scene, another animal in other pixels
+        squirrel = sb.render_masks("squirrel", action, place, seed=seed, size=size)[0]
+        assert (animal ^ squirrel).float().mean() > 0.01, (action, place)
+
+
+def test_the_hedgehog_looks_like_itself_not_like_an_old_subject():
+    """Brown-grey: its animal pixels are greyer than the squirrel's, browner than the rabbit's, lighter than the bear's."""
+    def animal_colour(subject: str, seed: int) -> torch.Tensor:
+        image = sb.render(subject, "reading", "in the snow", seed=seed, size=128, allow_new=True)
+        return image[:, sb.render_masks(subject, "reading", "in the snow", seed=seed, allow_new=True)[0]].mean(1)
+    hedgehog = torch.stack([animal_colour("hedgehog", s) for s in range(4)]).mean(0)
+    squirrel = torch.stack([animal_colour("squirrel", s) for s in range(4)]).mean(0)
+    rabbit = torch.stack([animal_colour("rabbit", s) for s in range(4)]).mean(0)
+    bear = torch.stack([animal_colour("bear", s) for s in range(4)]).mean(0)
+    redness = lambda c: float(c[0] - c[2])                                    # noqa: E731
+    assert redness(rabbit) + 0.15 < redness(hedgehog) < redness(squirrel) - 0.3
+    assert hedgehog.mean() > bear.mean() + 0.2
+
+
+def test_your_photos_are_eight_fixed_hedgehog_renders_leaving_actions_and_places_unseen():
+    photos = sb.your_photos()
+    assert photos.shape == (8, 3, 128, 128) and torch.equal(photos, sb.your_photos())
+    (triple, seed) = sb.YOUR_PHOTOS[0]
+    assert torch.equal(photos[0], sb.render(*triple, seed=seed, size=128, allow_new=True))
+    assert len({s for _, s in sb.YOUR_PHOTOS}) == 8 and all(t[0] == "hedgehog" for t, _ in sb.YOUR_PHOTOS)
+    shown = {t[1] for t, _ in sb.YOUR_PHOTOS} | {t[2] for t, _ in sb.YOUR_PHOTOS}
+    assert {"sleeping", "juggling", "on a mountain", "in the snow"}.isdisjoint(shown)
+    assert sb.your_photos(32).shape == (8, 3, 32, 32)

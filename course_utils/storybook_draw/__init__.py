@@ -1,4 +1,4 @@
-"""How the storybook world is drawn: the six subjects, the props and the scene, at 64 or 128 px.
+"""How the storybook world is drawn: the six subjects (and the new hedgehog), the props and the scene, at 64 or 128 px.
 
 ``draw_scene(subject, action, place, seed, size)`` returns a float32 [size, size, 3] array in [0, 1]
 (size 64 or 128), and with ``labels=True`` also an int8 label map [size, size]: 0 background,
@@ -86,6 +86,18 @@ _ART = {
                ("e", (0, 5.5, 7, 4), "light", 0), ("e", (-5, 14, 3.4, 3.4), "main", 1), ("e", (5, 14, 3.4, 3.4), "main", 1),
                ("e", (0, 9.6, 5, 0.6), "dark", 0), ("eye", (-5, 14.5, 2.2, 1)), ("eye", (5, 14.5, 2.2, 1))],
         hand=(8, 7), head=(0, 12), top=18),
+    # the new animal (storybook.NEW_SUBJECTS): no shipped model saw it. A low brown-grey body under a fringe of
+    # dark spines (triangles around its back), a pale face with a pointed snout, an eye, a small ear, two feet
+    "hedgehog": dict(
+        colours={"main": (0.50, 0.42, 0.36), "dark": (0.26, 0.21, 0.18), "light": (0.86, 0.74, 0.58)},
+        parts=[*(("t", (-1 + 10.2 * math.cos(a - 0.13), 7 + 7.4 * math.sin(a - 0.13), -1 + 10.2 * math.cos(a + 0.13),
+                        7 + 7.4 * math.sin(a + 0.13), -1 + 13.8 * math.cos(a), 7 + 10.6 * math.sin(a)), "dark", 0)
+                 for a in np.linspace(0.30 * np.pi, 1.08 * np.pi, 9)),
+               ("e", (-5, 1.2, 2.6, 1.6), "dark", 1), ("e", (4, 1.2, 2.6, 1.6), "dark", 1),
+               ("e", (-1, 7, 10, 7), "main", 1), ("e", (7.5, 5.5, 5.2, 4.2), "light", 1),
+               ("t", (10, 8, 10, 3.2, 15.5, 4.6), "light", 0), ("e", (15.3, 4.7, 1.0, 0.9), "black", 0),
+               ("e", (6.3, 9.4, 1.5, 1.3), "dark", 0), ("eye", (10, 6.8, 1.0, 0))],
+        hand=(14, 1.5), head=(9, 6), top=17),
 }
 _BOUNDS = {}
 for _name, _art in _ART.items():
@@ -153,7 +165,7 @@ _ROD, _LINE, _RED = (0.90, 0.74, 0.30), (0.12, 0.12, 0.15), (0.92, 0.10, 0.10)
 _BALLS = ((0.92, 0.12, 0.12), (1.0, 0.86, 0.10), (0.88, 0.22, 0.78))
 _COVER, _PAGE, _INK = (0.76, 0.12, 0.14), (0.98, 0.96, 0.88), (0.45, 0.45, 0.50)
 _PILLOW, _PILLOW_EDGE, _DARK = (0.96, 0.80, 0.88), (0.50, 0.32, 0.42), (0.10, 0.10, 0.18)
-_LONG = ("fox", "frog")                         # subjects longer than tall: they sleep flat, not on their side
+_LONG = ("fox", "frog", "hedgehog")                       # subjects longer than tall: they sleep flat, not on their side
 
 
 def _zed(cv: Canvas, x, y, w) -> None:

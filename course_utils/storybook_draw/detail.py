@@ -35,11 +35,13 @@ _EARS = {
     "frog": [("e", (-8.6, 10.6, 2.0, 2.0), "edge"), ("e", (8.6, 10.6, 2.0, 2.0), "edge"),     # eardrums
              ("e", (-8.6, 10.6, 1.4, 1.4), "dark"), ("e", (8.6, 10.6, 1.4, 1.4), "dark"),
              ("e", (-8.1, 11.1, 0.45, 0.45), "light"), ("e", (9.1, 11.1, 0.45, 0.45), "light")],
+    "hedgehog": [("e", (6.4, 9.3, 0.8, 0.7), "ear")],
 }
-_NOSE = {"squirrel": (9.0, 18.3), "fox": None, "rabbit": (8.4, 16.3), "bear": None, "owl": None, "frog": None}
+_NOSE = {"squirrel": (9.0, 18.3), "fox": None, "rabbit": (8.4, 16.3), "bear": None, "owl": None, "frog": None,
+         "hedgehog": (15.3, 4.7)}
 _EYES = {"squirrel": [(6.2, 19.5, 1.1, 0)], "fox": [(9.8, 17, 1, 0)], "rabbit": [(6, 18, 1.1, 0)],
          "bear": [(7, 25, 1.1, 0)], "owl": [(-3.4, 16.5, 3.2, 1), (3.4, 16.5, 3.2, 1)],
-         "frog": [(-5, 14.5, 2.2, 1), (5, 14.5, 2.2, 1)]}
+         "frog": [(-5, 14.5, 2.2, 1), (5, 14.5, 2.2, 1)], "hedgehog": [(10, 6.8, 1.0, 0)]}
 
 
 def _tail(cv: Canvas, pose: Pose, cols: dict) -> None:
@@ -58,6 +60,17 @@ def _tail(cv: Canvas, pose: Pose, cols: dict) -> None:
                   0.45, edge)
 
 
+def _spines(cv: Canvas, pose: Pose, cols: dict) -> None:
+    """The hedgehog's quills: rows of dark strokes with pale tips over its back, pointing away from the face."""
+    for row, (r0, r1) in enumerate(((0.45, 0.75), (0.70, 0.98))):
+        for a in np.linspace(0.36 * np.pi, 1.05 * np.pi, 8 - row):
+            a = a + 0.06 * row
+            u0, v0 = -1 + 10 * r0 * np.cos(a), 7 + 7 * r0 * np.sin(a)
+            u1, v1 = -1 + 10 * r1 * np.cos(a + 0.25), 7 + 7 * r1 * np.sin(a + 0.25)
+            pose.line(cv, u0, v0, u1, v1, 0.55, cols["dark"])
+            pose.fill(cv, "e", (u1, v1, 0.35, 0.35), cols["light"])
+
+
 #: Colours the detail layer needs beyond the subject's own (``storybook_draw`` puts them in its palette).
 EXTRA_COLOURS = ("edge", "core", "ink", "ear")
 
@@ -69,6 +82,8 @@ def subject(cv: Canvas, name: str, pose: Pose, cols: dict, asleep: bool) -> None
     """
     if name == "squirrel":
         _tail(cv, pose, cols)
+    if name == "hedgehog":
+        _spines(cv, pose, cols)
     if name == "owl":                             # breast feathers: small chevrons on the pale belly
         for u, v in ((-2, 10), (2, 10), (0, 7), (-2.2, 4.5), (2.2, 4.5)):
             pose.line(cv, u - 1.0, v + 0.7, u, v, 0.4, cols["dark"])
