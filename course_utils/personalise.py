@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,18 +28,110 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import CheckpointError, verify_manifest, write_manifest
+from .seeding import make_generator
+from .storybook import ACTIONS, PLACES, TRAIN_COMPOSITIONS, YOUR_PHOTOS, caption, render_batch, your_photos
 from .text_to_image import TextToImageModel, latent_diffusion_prediction, tokenize
+from .training import Objective, TrainConfig, TrainResult, train
 
-__all__ = ["IDENTIFIER", "TI_TOKEN", "LORA_TARGETS", "photo_captions", "photo_cache", "photo_batches",
+__all__ = ["IDENTIFIER", "TI_TOKEN", "LORA_TARGETS", "METHODS", "Teaching", "teach", "unseen_scenes", "personal_report",
+           "photo_captions", "photo_cache", "photo_batches",
            "prior_batches", "add_word", "allow_word", "keep_only_row", "personal_loss", "prior_preservation_loss",
            "lora_linear", "add_lora", "lora_parameters", "weights_digest", "save_textual_inversion",
-           "load_textual_inversion", "save_lora", "load_lora", "save_dreambooth", "load_dreambooth"]
+           "load_textual_inversion", "write_info", "save_lora", "load_lora", "save_dreambooth", "load_dreambooth"]
 
 IDENTIFIER = "sks"
 TI_TOKEN = "<hedgehog>"
 #: the UNet's attention projections (self- and cross-attention), where LoRA adapters sit, as in diffusers' scripts
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 INFO = "personalise.json"
+METHODS = ("textual_inversion", "lora", "dreambooth")
+
+
+@dataclass
+class Teaching:
+    """How one method is trained on the eight photos (the shipped adapters' settings are in recipes/personal.py)."""
+    method: str
+    steps: int
+    lr: float
+    batch: int = 8
+    rank: int = 4                        # LoRA only
+    prior_weight: float = 0.0            # DreamBooth only: 0 = no prior preservation
+    prior_images: int = 216              # DreamBooth: class images, 2 renders of each training composition
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}.")
+        if self.prior_weight and self.method != "dreambooth":
+            raise ValueError("prior_weight belongs to DreamBooth; textual inversion and LoRA leave the UNet "
+                             "(or all of it but the adapter) as it was.")
+
+
+def teach(pipe, how: Teaching, *, run_dir: str | Path | None = None, progress: bool = True) -> TrainResult:
+    """Teach ``pipe`` the new animal from ``your_photos()``, in place, with the course's one training loop."""
+    word = TI_TOKEN if how.method == "textual_inversion" else IDENTIFIER
+    row = add_word(pipe, word, init_from="squirrel") if how.method == "textual_inversion" else None
+    allow_word(pipe, word)
+    photos = photo_cache(pipe, your_photos(), photo_captions(word, [(a, p) for (_, a, p), _ in YOUR_PHOTOS]))
+    for p in list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters()):
+        p.requires_grad_(False)
+    loss, batches = personal_loss, photo_batches(photos, how.batch)
+    if how.method == "textual_inversion":
+        table = pipe.text_encoder.get_input_embeddings().weight
+        params = [table.requires_grad_(True)]
+        keep_only_row(table, row)
+    elif how.method == "lora":
+        add_lora(pipe.unet, how.rank, generator=make_generator(how.seed))
+        params = lora_parameters(pipe.unet)
+    else:
+        params = [p.requires_grad_(True) for p in pipe.unet.parameters()]
+        if how.prior_weight:
+            comps = [TRAIN_COMPOSITIONS[i % len(TRAIN_COMPOSITIONS)] for i in range(how.prior_images)]
+            prior = photo_cache(pipe, render_batch(comps, [90_000 + i for i in range(how.prior_images)], 128),
+                                [caption(*c) for c in comps])
+            batches = prior_batches(photos, prior, how.batch // 2)
+            loss = lambda m, b, g: prior_preservation_loss(m, b, g, how.prior_weight)   # noqa: E731
+    model = TextToImageModel(pipe.text_encoder, pipe.unet, pipe.scheduler.alphas_cumprod)
+    config = TrainConfig(steps=how.steps, lr=how.lr, seed=how.seed, log_every=5,
+                         run_dir=str(run_dir) if run_dir else None)
+    result = train(model, [Objective("loss", loss, params)], batches, config, progress=progress)
+    for p in params:
+        p.requires_grad_(False)
+    return result
+
+
+def unseen_scenes() -> list[tuple[str, str]]:
+    """The (action, place) pairs none of the eight photos shows: where success is measured."""
+    shown = {(a, p) for (_, a, p), _ in YOUR_PHOTOS}
+    return [(a, p) for a in ACTIONS for p in PLACES if (a, p) not in shown]
+
+
+@torch.no_grad()
+def personal_report(pipe, word: str, recognise: Callable[[torch.Tensor], torch.Tensor], *, per_scene: int = 4,
+                    drift_per_composition: int = 1, seed: int = 70_000, guidance_scale: float | None = None,
+                    num_inference_steps: int = 25) -> dict:
+    """What a taught pipeline draws, measured:
+
+        success   share of samples of "<word> <action> <place>" for the unseen scenes that ``recognise``
+                  (images [N, 3, H, W] in [-1, 1] → bool [N]) reads as the new animal
+        kept      share of those samples whose action and place the judge reads as the prompt's
+        seen      judge adherence on the 108 training compositions (compare with the base model: drift)
+    """
+    from .metrics import adherence, judge_labels
+    from .text_to_image import generate
+    w = pipe.default_guidance if guidance_scale is None else guidance_scale
+    scenes = [s for s in unseen_scenes() for _ in range(per_scene)]
+    images = generate(pipe, [f"{word} {a} {p}" for a, p in scenes], [seed + i for i in range(len(scenes))],
+                      guidance_scale=w, num_inference_steps=num_inference_steps)
+    read = judge_labels(images)
+    wanted = torch.tensor([[ACTIONS.index(a), PLACES.index(p)] for a, p in scenes])
+    comps = [c for c in TRAIN_COMPOSITIONS for _ in range(drift_per_composition)]
+    seen = generate(pipe, [caption(*c) for c in comps], [seed + 10_000 + i for i in range(len(comps))],
+                    guidance_scale=w, num_inference_steps=num_inference_steps)
+    return {"success": round(float(recognise(images).float().mean()), 4),
+            "kept": round(float((read[:, 1:] == wanted).all(dim=1).float().mean()), 4),
+            "seen_adherence": round(adherence(seen, comps)["all"], 4),
+            "n_unseen": len(scenes), "n_seen": len(comps), "guidance_scale": w, "steps": num_inference_steps}
 
 
 def photo_captions(word: str, scenes: Sequence[tuple[str, str]]) -> list[str]:
@@ -163,6 +256,9 @@ def load_textual_inversion(pipe, path: str | Path, token: str | None = None) -> 
     """``pipe.load_textual_inversion(path, token=...)`` with the course's checks; returns the token."""
     from safetensors.torch import load_file
     path = Path(path)
+    if path.is_dir():                                     # a shipped folder: data/personal-ti
+        verify_manifest(path)
+        path = path / "learned_embeds.safetensors"
     if not path.is_file():
         raise CheckpointError(f"No textual-inversion file at {path}. Rebuild it with "
                               "`python -m course_utils.train personal-ti`, or restore it with `git checkout -- data/`.")
@@ -223,7 +319,8 @@ def weights_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def _write_info(folder: Path, info: dict) -> None:
+def write_info(folder: Path, info: dict) -> None:
+    """What an adapter is for (method, word, the base weights' digest) in personalise.json, then SHA256SUMS."""
     (folder / INFO).write_text(json.dumps(info, indent=1) + "\n")
     write_manifest(folder)
 
@@ -255,7 +352,7 @@ def save_lora(pipe, folder: str | Path, *, word: str = IDENTIFIER, rank: int, ba
     folder.mkdir(parents=True, exist_ok=True)
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipe.unet))
     type(pipe).save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
-    _write_info(folder, {"method": "lora", "word": word, "rank": rank, "base": base})
+    write_info(folder, {"method": "lora", "word": word, "rank": rank, "base": base})
     return folder
 
 
@@ -278,7 +375,7 @@ def save_dreambooth(unet, folder: str | Path, *, word: str = IDENTIFIER, base: s
     """The whole fine-tuned UNet (``save_pretrained``, safetensors) and the text encoder it belongs to."""
     folder = Path(folder)
     unet.save_pretrained(folder / "unet", safe_serialization=True)
-    _write_info(folder, {"method": "dreambooth", "word": word, "base": base, "prior_weight": prior_weight})
+    write_info(folder, {"method": "dreambooth", "word": word, "base": base, "prior_weight": prior_weight})
     return folder
 
 
