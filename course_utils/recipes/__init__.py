@@ -16,6 +16,7 @@ record. Notebooks never import this package: they load what it made from ``data/
     gan             recipes/gan.py           data/gan
     storybook-sd    recipes/storybook_sd.py  data/storybook-sd
     storybook-sd-decoder  recipes/sd_decoder.py  data/storybook-sd (its decoder stage alone, on the shipped model)
+    recogniser      recipes/recogniser.py    data/recogniser (is it the new animal, the hedgehog?)
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import Callable
 from ..checkpoints import CheckpointError
 from ..distributed import is_main_process
 from ..paths import DATA_DIR, RUNS_DIR
-from . import gan, judge, pixel_unet, sd_decoder, storybook_sd, vae
+from . import gan, judge, pixel_unet, recogniser, sd_decoder, storybook_sd, vae
 
 __all__ = ["RECIPES", "build", "main"]
 
@@ -40,6 +41,7 @@ RECIPES: dict[str, Callable[..., dict]] = {
     "gan": gan.build,
     "storybook-sd": storybook_sd.build,
     "storybook-sd-decoder": sd_decoder.build,
+    "recogniser": recogniser.build,
 }
 #: recipes that rework another recipe's folder rather than writing their own (and that `all` skips: the
 #: full storybook-sd build already runs the decoder stage)
