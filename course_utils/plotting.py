@@ -1,5 +1,6 @@
 """The course's one plotting module: image grids, strips over time, histograms and curves, and the 2D
-toy's point clouds, sampling paths and score fields (notebooks 03 and 09).
+toy's point clouds, sampling paths and score fields (notebooks 03 and 09), a UNet drawn from its own
+config (notebooks 04 and 07), and ``show_source``, which prints the lines of a course function that matter.
 
 Images are tensors ``[N, C, H, W]`` (or one ``[C, H, W]``) with values in [-1, 1] (the models'
 range) or [0, 1]; ``value_range`` says which, and ``"auto"`` picks [-1, 1] when any value is
@@ -7,7 +8,8 @@ negative. Every function returns the matplotlib Figure, so a notebook cell ends 
 """
 from __future__ import annotations
 
-from typing import Sequence
+import inspect
+from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -16,7 +18,7 @@ import torch
 
 __all__ = ["PALETTE", "use_course_style", "to_numpy_images", "show_images", "show_histogram",
            "plot_curves", "show_bars", "show_rows", "animate_images", "close_all", "plot_points",
-           "plot_trajectories", "plot_score_field"]
+           "plot_trajectories", "plot_score_field", "unet_levels", "unet_diagram", "show_source"]
 
 #: Okabe–Ito colour-blind-safe palette: the course's line colours, in order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -269,3 +271,119 @@ def plot_score_field(grid: torch.Tensor, score: torch.Tensor, *, ax: plt.Axes | 
     if title:
         ax.set_title(title)
     return ax.figure
+
+
+# ----------------------------------------------------------------------------- the UNet, drawn from its config
+_UNET_KEYS = ("block_out_channels", "down_block_types", "up_block_types", "layers_per_block", "sample_size")
+
+
+def _blocks(k: int) -> str:
+    return f"{k} residual block" + ("" if k == 1 else "s")
+
+
+def _attention(block_type: str) -> str:
+    return "cross" if "CrossAttn" in block_type else "self" if "Attn" in block_type else ""
+
+
+def unet_levels(config: Mapping[str, Any] | Any) -> dict:
+    """What a diffusers ``UNet2DModel`` / ``UNet2DConditionModel`` config builds, level by level: ``{"levels":
+    [{"side", "channels", "down", "up", "attention", "layers"}], "mid": {"side", "channels", "attention"},
+    "in_channels", "conditioning"}``. ``attention`` is "" (convolutions only), "self" or "cross" (a transformer
+    layer: self-attention, then cross-attention to the text). Takes the config (``unet.config``, a dict, a
+    config.json's contents) or the model itself."""
+    config = getattr(config, "config", config)
+    if not isinstance(config, Mapping):
+        raise TypeError(f"unet_levels reads a UNet's config (a mapping such as unet.config), got {type(config).__name__}.")
+    missing = [k for k in _UNET_KEYS if k not in config]
+    if missing:
+        raise ValueError(f"this config has no {missing}: unet_levels reads a diffusers UNet2DModel or "
+                         "UNet2DConditionModel config (unet.config, or the config.json saved beside its weights).")
+    channels, down, up = list(config["block_out_channels"]), list(config["down_block_types"]), list(config["up_block_types"])
+    if not (len(channels) == len(down) == len(up)) or not all(
+            d.endswith("DownBlock2D") and u.endswith("UpBlock2D") for d, u in zip(down, up)):
+        raise ValueError(f"cannot read blocks {down} / {up} with channels {channels}: need one *DownBlock2D, one "
+                         "*UpBlock2D and one channel count per level, as diffusers' 2D UNets have.")
+    side, n = int(config["sample_size"]), len(channels)
+    levels = [{"side": side // 2 ** i, "channels": channels[i], "down": down[i], "up": up[n - 1 - i],
+               "attention": _attention(down[i]), "layers": int(config["layers_per_block"])} for i in range(n)]
+    cross = config.get("cross_attention_dim") is not None
+    mid_type = config.get("mid_block_type", "UNetMidBlock2DCrossAttn" if cross else "UNetMidBlock2D")
+    mid_attention = ("" if mid_type is None else _attention(mid_type) or
+                     ("self" if config.get("add_attention", True) and not cross else ""))
+    conditioning = (f"text embeddings [L, {config['cross_attention_dim']}] into every cross-attention" if cross else
+                    "a class vector added to the time embedding" if config.get("class_embed_type") else "")
+    return {"levels": levels, "mid": {"side": levels[-1]["side"], "channels": channels[-1], "attention": mid_attention},
+            "in_channels": config.get("in_channels"), "conditioning": conditioning}
+
+
+def unet_diagram(config: Mapping[str, Any] | Any, *, title: str | None = None) -> plt.Figure:
+    """The U of a diffusers UNet, read from its config (``unet_levels``): down blocks on the left, the middle
+    block at the bottom, up blocks on the right, each with its resolution, channels, residual blocks and
+    attention, and the skip connections across. Returns the Figure."""
+    u = unet_levels(config)
+    levels, colours = u["levels"], {"": "#DDDDDD", "self": PALETTE[1], "cross": PALETTE[5]}
+    names = {"": "convolutions only", "self": "+ self-attention", "cross": "+ self- and cross-attention"}
+    n = len(levels)
+    fig, ax = plt.subplots(figsize=(7.6, 1.1 * (n + 1) + 0.9))
+
+    def box(x, y, text, attention):
+        ax.text(x, y, text, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round,pad=0.4", fc=colours[attention], ec="#444444"))
+
+    for i, lv in enumerate(levels):
+        y, size = -i, f"{lv['side']}×{lv['side']}, {lv['channels']} ch"
+        box(0, y, f"{lv['down']}\n{size}\n{_blocks(lv['layers'])}", lv["attention"])
+        box(4, y, f"{lv['up']}\n{size}\n{_blocks(lv['layers'] + 1)}", _attention(lv["up"]))
+        ax.annotate("", xy=(2.95, y), xytext=(1.05, y), arrowprops=dict(arrowstyle="->", color="#888888", ls="--"))
+        ax.text(2, y + 0.12, "skip", ha="center", fontsize=7, color="#666666")
+        if i < n - 1:
+            ax.annotate("", xy=(0, y - 0.62), xytext=(0, y - 0.38), arrowprops=dict(arrowstyle="->"))
+            ax.annotate("", xy=(4, y - 0.38), xytext=(4, y - 0.62), arrowprops=dict(arrowstyle="->"))
+            ax.text(0.1, y - 0.5, "½ size", fontsize=7, va="center")
+            ax.text(4.1, y - 0.5, "2 × size", fontsize=7, va="center")
+    mid = u["mid"]
+    box(2, -n, f"middle block\n{mid['side']}×{mid['side']}, {mid['channels']} ch", mid["attention"])
+    ax.annotate("", xy=(1.3, -n + 0.1), xytext=(0, -n + 0.62), arrowprops=dict(arrowstyle="->"))
+    ax.annotate("", xy=(4, -n + 0.62), xytext=(2.7, -n + 0.1), arrowprops=dict(arrowstyle="->"))
+    first = levels[0]
+    ax.text(0, 0.75, f"noisy input [{u['in_channels'] or '?'}, {first['side']}, {first['side']}]", ha="center", fontsize=8)
+    ax.text(4, 0.75, f"noise guess [{u['in_channels'] or '?'}, {first['side']}, {first['side']}]", ha="center", fontsize=8)
+    kinds = sorted({lv["attention"] for lv in levels} | {_attention(lv["up"]) for lv in levels} | {mid["attention"]},
+                   key=list(names).index)
+    for k, kind in enumerate(kinds):
+        ax.text(-1.2, -n - 0.9 - 0.32 * k, "■", color=colours[kind], fontsize=11, va="center")
+        ax.text(-1.0, -n - 0.9 - 0.32 * k, names[kind], fontsize=8, va="center")
+    notes = ["the timestep's embedding enters every residual block"] + ([u["conditioning"]] if u["conditioning"] else [])
+    ax.text(5.2, -n - 0.9, "\n".join(notes), ha="right", va="top", fontsize=8)
+    ax.set(xlim=(-1.4, 5.4), ylim=(-n - 1.1 - 0.32 * len(kinds), 1.05))
+    ax.axis("off")
+    last = levels[-1]["side"]
+    ax.set_title(title or f"the UNet, read from its config: {n} levels, {first['side']}×{first['side']} down to {last}×{last}")
+    return fig
+
+
+# ----------------------------------------------------------------------------- reading the course's code
+def show_source(fn: Callable, start: str | None = None, stop: str | None = None) -> None:
+    """Print the lines of ``fn``'s source from the first one containing ``start`` to the first one after it
+    containing ``stop`` (both included; None: the first / last line), numbered as in their file."""
+    if not callable(fn):
+        raise TypeError(f"show_source prints a function's code, got {type(fn).__name__}.")
+    fn = inspect.unwrap(fn)
+    lines, first = inspect.getsourcelines(fn)
+
+    def find(anchor: str | None, frm: int, default: int) -> int:
+        if anchor is None:
+            return default
+        for i in range(frm, len(lines)):
+            if anchor in lines[i]:
+                return i
+        raise ValueError(f"no line of {fn.__qualname__} from line {first + frm} on contains {anchor!r}; "
+                         "pick a piece of text that its source has (plotting.show_source(fn) prints all of it).")
+
+    a = find(start, 0, 0)
+    b = find(stop, a, len(lines) - 1)
+    path = (inspect.getsourcefile(fn) or "?").replace("\\", "/")
+    where = "course_utils/" + path.split("/course_utils/")[-1] if "/course_utils/" in path else path.split("/")[-1]
+    print(f"{where}, {fn.__name__}, lines {first + a}–{first + b}:")
+    for i in range(a, b + 1):
+        print(f"{first + i:4d}  {lines[i].rstrip()}")

@@ -50,8 +50,9 @@ finally:
 
 __all__ = ["BOS", "EOS", "SDConfig", "course_captions", "course_words", "train_tokenizer", "build_text_encoder",
            "build_unet", "make_scheduler", "TextToImageModel", "tokenize", "encode_text", "drop_captions",
-           "latent_diffusion_loss", "latent_diffusion_prediction", "assemble_pipeline", "save_pipeline",
-           "untrained_pipeline", "text_to_image_by_hand", "generate", "cross_attention_maps"]
+           "partial_caption", "latent_batch", "latent_diffusion_loss", "latent_diffusion_prediction",
+           "assemble_pipeline", "save_pipeline", "untrained_pipeline", "text_to_image_by_hand", "generate",
+           "cross_attention_maps"]
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 # The pre-tokenizer of CLIP: words, single digits and runs of punctuation (then byte-level symbols).
@@ -206,6 +207,31 @@ def drop_captions(input_ids: torch.Tensor, empty_ids: torch.Tensor, generator: t
     """Replace whole captions [B, L] by the empty prompt's ids [L] with probability ``p_uncond``."""
     drop = (torch.rand(input_ids.shape[0], 1, generator=generator) < p_uncond).to(input_ids.device)
     return torch.where(drop, empty_ids.to(input_ids.device).expand_as(input_ids), input_ids)
+
+
+def partial_caption(composition: tuple[str, str, str], keep: Sequence[bool], article: bool = False) -> str:
+    """The caption with only the kept attributes: ("squirrel", "fishing", "by a river"), (True, False, True)
+    → "squirrel by a river"; with ``article`` a leading "a" when the subject is kept ("a squirrel …")."""
+    words = [part for part, k in zip(composition, keep) if k]
+    text = " ".join(words)
+    return "a " + text if article and keep[0] else text
+
+
+def latent_batch(cache: dict[str, torch.Tensor], compositions: Sequence[tuple[str, str, str]], tokenizer: CLIPTokenizer,
+                 scale: float, batch_size: int, generator: torch.Generator, *, p_drop_word: float = 0.1,
+                 p_article: float = 0.25) -> dict[str, torch.Tensor]:
+    """One training batch for ``latent_diffusion_loss`` from the latent cache {"mean", "std" [N, 4, h, w]} of
+    N renders, render i showing ``compositions[i]``: random rows, each caption with every attribute left out
+    with probability ``p_drop_word`` and written "a …" with probability ``p_article``."""
+    if len(compositions) != len(cache["mean"]):
+        raise ValueError(f"the cache holds {len(cache['mean'])} latents but {len(compositions)} compositions were "
+                         "given; pass the composition of each cached render, in the cache's order.")
+    idx = torch.randint(len(compositions), (batch_size,), generator=generator)
+    keep = torch.rand(batch_size, 3, generator=generator) >= p_drop_word
+    with_a = torch.rand(batch_size, generator=generator) < p_article
+    captions = [partial_caption(compositions[i], k.tolist(), bool(a)) for i, k, a in zip(idx.tolist(), keep, with_a)]
+    return {"mean": cache["mean"][idx], "std": cache["std"][idx], "ids": tokenize(tokenizer, captions),
+            "empty_ids": tokenize(tokenizer, [""])[0], "scale": torch.tensor(scale)}
 
 
 def latent_diffusion_loss(model: TextToImageModel, batch: dict[str, torch.Tensor], generator: torch.Generator,

@@ -28,6 +28,23 @@ def test_split_guided_is_diffusers_pipeline_arithmetic(guidance_scale):
     assert torch.equal(cfg_combine(eps_uncond, eps_cond, guidance_scale), expected)
 
 
+@pytest.mark.parametrize("guidance_scale", [0.0, 1.0, 2.0, 4.0, 7.5])
+def test_cfg_combine_equals_diffusers_own_guider(guidance_scale):
+    """diffusers' ClassifierFreeGuidance (diffusers.guiders), called, not retyped; at w = 1 it returns ε_cond
+    itself, so there the two agree to float rounding."""
+    from diffusers.guiders import ClassifierFreeGuidance
+    from diffusers.utils import logging
+    eps_uncond, eps_cond = _pair()
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()                     # the guider announces itself as experimental
+    try:
+        theirs = ClassifierFreeGuidance(guidance_scale=guidance_scale).forward(pred_cond=eps_cond, pred_uncond=eps_uncond).pred
+    finally:
+        logging.set_verbosity(level)
+    ours = cfg_combine(eps_uncond, eps_cond, guidance_scale)
+    assert torch.allclose(ours, theirs, atol=1e-6, rtol=0) and (guidance_scale == 1.0 or torch.equal(ours, theirs))
+
+
 def test_zero_is_unconditional_one_is_conditional_and_larger_extrapolates():
     eps_uncond, eps_cond = _pair()
     assert torch.equal(cfg_combine(eps_uncond, eps_cond, 0), eps_uncond)

@@ -6,6 +6,7 @@ import torch
 import matplotlib.pyplot as plt
 
 from course_utils import plotting
+from course_utils.paths import DATA_DIR
 from course_utils.seeding import make_generator
 
 matplotlib.use("Agg")
@@ -129,3 +130,76 @@ def test_score_arrows_grow_with_the_score_and_are_capped():
     nonzero = lengths[grid.norm(dim=1) > 0]
     assert float(nonzero.max() / nonzero.min()) > 3                # not all the same length
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------- the UNet diagram
+def test_unet_levels_read_a_text_to_image_unet_config():
+    from diffusers import UNet2DConditionModel
+    config = UNet2DConditionModel.load_config(DATA_DIR / "storybook-sd" / "unet")
+    u = plotting.unet_levels(config)
+    assert [lv["side"] for lv in u["levels"]] == [16 // 2 ** i for i in range(len(config["block_out_channels"]))]
+    assert [lv["channels"] for lv in u["levels"]] == list(config["block_out_channels"])
+    assert [lv["attention"] for lv in u["levels"]] == ["cross" if "CrossAttn" in b else "" for b in config["down_block_types"]]
+    assert u["mid"]["attention"] == "cross" and str(config["cross_attention_dim"]) in u["conditioning"]
+
+
+def test_unet_levels_read_a_pixel_unet_with_self_attention_and_its_up_blocks():
+    from diffusers import UNet2DModel
+    unet = UNet2DModel(sample_size=16, block_out_channels=(8, 16, 16), layers_per_block=2, norm_num_groups=4,
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+                       up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"))
+    u = plotting.unet_levels(unet)                                   # the model or its config
+    assert [(lv["side"], lv["channels"], lv["attention"], lv["layers"]) for lv in u["levels"]] == [
+        (16, 8, "", 2), (8, 16, "self", 2), (4, 16, "", 2)]
+    assert [lv["up"] for lv in u["levels"]] == ["UpBlock2D", "AttnUpBlock2D", "UpBlock2D"]   # same level, same side
+    assert u["mid"] == {"side": 4, "channels": 16, "attention": "self"} and u["in_channels"] == 3
+    fig = plotting.unet_diagram(unet.config)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "AttnDownBlock2D\n8×8, 16 ch\n2 residual blocks" in texts and "cross-attention" not in texts
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"block_out_channels": [32, 64]}, "has no"),
+    ({"block_out_channels": [32], "down_block_types": ["DownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D"],
+      "layers_per_block": 1, "sample_size": 32}, "one channel count per level"),
+    ({"block_out_channels": [32], "down_block_types": ["Conv"], "up_block_types": ["UpBlock2D"],
+      "layers_per_block": 1, "sample_size": 32}, "DownBlock2D"),
+])
+def test_unet_levels_refuse_a_config_they_cannot_read(config, message):
+    with pytest.raises(ValueError, match=message):
+        plotting.unet_levels(config)
+    with pytest.raises(TypeError, match="config"):
+        plotting.unet_levels([1, 2])
+
+
+# ----------------------------------------------------------------------------- show_source
+def _example(x):
+    """Doc."""
+    y = x + 1
+    # the line that matters
+    z = y * 2
+    return z
+
+
+def test_show_source_prints_the_chosen_lines_numbered_as_in_the_file(capsys):
+    import inspect
+    plotting.show_source(_example, "the line that matters", "return")
+    out = capsys.readouterr().out.splitlines()
+    first = inspect.getsourcelines(_example)[1]
+    assert out[0] == f"test_plotting.py, _example, lines {first + 3}–{first + 5}:"
+    assert [line.split(None, 1) for line in out[1:]] == [
+        [str(first + 3), "# the line that matters"], [str(first + 4), "z = y * 2"], [str(first + 5), "return z"]]
+    plotting.show_source(_example)
+    assert len(capsys.readouterr().out.splitlines()) == 1 + len(inspect.getsourcelines(_example)[0])
+
+
+def test_show_source_names_a_course_module_and_refuses_missing_anchors(capsys):
+    plotting.show_source(plotting.show_source, "def find", "return i")
+    assert capsys.readouterr().out.startswith("course_utils/plotting.py, show_source, lines ")
+    with pytest.raises(ValueError, match="no line of _example .* contains 'nowhere'"):
+        plotting.show_source(_example, "nowhere")
+    with pytest.raises(ValueError, match="contains 'y = x'"):
+        plotting.show_source(_example, "return", "y = x")            # stop is searched after start
+    with pytest.raises(TypeError, match="function"):
+        plotting.show_source("not a function")

@@ -13,8 +13,9 @@ from course_utils.checkpoints import verify_manifest
 from course_utils.paths import DATA_DIR
 from course_utils.seeding import make_generator
 from course_utils.text_to_image import (BOS, EOS, SDConfig, TextToImageModel, build_text_encoder, build_unet,
-                                        course_captions, course_words, drop_captions, latent_diffusion_loss,
-                                        make_scheduler, tokenize, train_tokenizer)
+                                        course_captions, course_words, drop_captions, latent_batch,
+                                        latent_diffusion_loss, make_scheduler, partial_caption, tokenize,
+                                        train_tokenizer)
 from sd_tiny import TINY_SD, TINY_VAE, tiny_folder, tiny_pipe  # noqa: F401  (fixtures)
 
 SHIPPED = DATA_DIR / "storybook-sd"
@@ -111,6 +112,43 @@ def test_latent_diffusion_loss_is_seeded_and_trains_both_networks(tokenizer):
     a.backward()
     assert model.text_encoder.get_input_embeddings().weight.grad.abs().sum() > 0
     assert model.unet.conv_in.weight.grad.abs().sum() > 0
+
+
+def _cache(n: int = 6) -> tuple[dict, list]:
+    comps = storybook.compositions("train")[:n]
+    cache = {"mean": torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 4, 2, 2).clone(),
+             "std": torch.full((n, 4, 2, 2), 0.1)}
+    return cache, comps
+
+
+def test_latent_batch_pairs_each_latent_with_its_own_caption(tokenizer):
+    cache, comps = _cache()
+    batch = latent_batch(cache, comps, tokenizer, 0.5, 32, make_generator(3), p_drop_word=0.0, p_article=0.0)
+    rows = batch["mean"][:, 0, 0, 0].long().tolist()                 # which cached render each row is
+    texts = tokenizer.batch_decode(batch["ids"], skip_special_tokens=True)
+    assert [t.strip() for t in texts] == [storybook.caption(*comps[r]) for r in rows]
+    assert torch.equal(batch["empty_ids"], tokenize(tokenizer, [""])[0]) and float(batch["scale"]) == 0.5
+    again = latent_batch(cache, comps, tokenizer, 0.5, 32, make_generator(3), p_drop_word=0.0, p_article=0.0)
+    assert all(torch.equal(batch[k], again[k]) for k in batch)       # one generator, one batch
+
+
+def test_latent_batch_leaves_out_words_at_the_asked_rate(tokenizer):
+    cache, comps = _cache()
+    batch = latent_batch(cache, comps, tokenizer, 1.0, 600, make_generator(0), p_drop_word=0.1, p_article=0.25)
+    texts = [t.strip() for t in tokenizer.batch_decode(batch["ids"], skip_special_tokens=True)]
+    subjects = [t.removeprefix("a ").split()[0] if t else "" for t in texts]
+    no_subject = sum(s not in storybook.SUBJECTS for s in subjects) / len(texts)
+    articles = sum(t.startswith("a ") for t in texts) / len(texts)
+    assert 0.06 < no_subject < 0.14 and 0.15 < articles < 0.3
+    empty = latent_batch(cache, comps, tokenizer, 1.0, 8, make_generator(0), p_drop_word=1.0)
+    assert torch.equal(empty["ids"], tokenize(tokenizer, [""] * 8))
+    assert partial_caption(comps[0], [True, False, True], article=True).startswith("a ")
+
+
+def test_latent_batch_refuses_a_cache_and_compositions_of_different_lengths(tokenizer):
+    cache, comps = _cache()
+    with pytest.raises(ValueError, match="composition of each cached render"):
+        latent_batch(cache, comps[:-1], tokenizer, 1.0, 4, make_generator(0))
 
 
 

@@ -28,8 +28,6 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
-
 import torch
 from diffusers import AutoencoderKL
 from safetensors.torch import load_file, save_file
@@ -44,8 +42,8 @@ from ..sd_autoencoder import (AdversarialWeights, AutoencoderConfig, Autoencoder
                               encode_latents, latent_scaling_factor)
 from ..seeding import make_generator
 from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, build_text_encoder, build_unet,
-                             course_captions, latent_diffusion_loss, make_scheduler, save_pipeline, tokenize,
-                             train_tokenizer)
+                             course_captions, latent_batch, latent_diffusion_loss, make_scheduler, partial_caption,
+                             save_pipeline, train_tokenizer)
 from ..training import TrainConfig, train
 from .record import machine_fields
 from .sd_decoder import BEFORE_DECODER, DecoderRecipe, decoder_report, finetune_decoder, training_fields
@@ -135,14 +133,6 @@ def random_crops(images: torch.Tensor, size: int, generator: torch.Generator) ->
     return torch.stack([img[:, y:y + size, x:x + size] for img, y, x in zip(images, ys, xs)])
 
 
-def partial_caption(composition: tuple[str, str, str], keep: Sequence[bool], article: bool = False) -> str:
-    """The caption with only the kept attributes: ("squirrel", "fishing", "by a river"), (True, False, True)
-    → "squirrel by a river"; with ``article`` a leading "a" when the subject is kept ("a squirrel …")."""
-    words = [part for part, k in zip(composition, keep) if k]
-    text = " ".join(words)
-    return "a " + text if article and keep[0] else text
-
-
 def _cached(path: Path, make, stage: str, key: dict) -> tuple[dict[str, torch.Tensor], float]:
     """Tensors saved at ``path`` by an earlier session with the same ``key`` (what they were made from), or
     made now and saved; with the seconds making took (kept in run_dir/times.json under ``stage``, so a
@@ -216,15 +206,11 @@ def build(out_dir: Path, *, run_dir: Path | None, steps: int | None = None, seed
     model = TextToImageModel(build_text_encoder(recipe.sd, tokenizer, seed=recipe.seed),
                              build_unet(recipe.sd, seed=recipe.seed), sched.alphas_cumprod)
     pool_comps = storybook.compositions("train")
-    empty = tokenize(tokenizer, [""])[0]
+    shown = [pool_comps[c] for c in comp.tolist()]          # the composition of each cached render
 
     def unet_batch(step: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-        idx = torch.randint(len(comp), (recipe.unet_batch,), generator=g)
-        keep = torch.rand(recipe.unet_batch, 3, generator=g) >= recipe.p_drop_word
-        with_a = torch.rand(recipe.unet_batch, generator=g) < recipe.p_article
-        captions = [partial_caption(pool_comps[c], k.tolist(), bool(a)) for c, k, a in zip(comp[idx], keep, with_a)]
-        return {"mean": cache["mean"][idx], "std": cache["std"][idx], "ids": tokenize(tokenizer, captions),
-                "empty_ids": empty, "scale": torch.tensor(scale)}
+        return latent_batch(cache, shown, tokenizer, scale, recipe.unet_batch, g, p_drop_word=recipe.p_drop_word,
+                            p_article=recipe.p_article)
 
     unet_cfg = TrainConfig(steps=recipe.unet_steps, lr=recipe.unet_lr, warmup_steps=recipe.unet_warmup,
                            lr_schedule="cosine", ema_decay=recipe.ema_decay, seed=recipe.seed,
