@@ -18,7 +18,7 @@ help:
 	@echo "make lab       JupyterLab on notebooks/ (localhost only)"
 	@echo "make execute   re-run the committed notebooks in place (full mode) before a commit"
 	@echo "make models    retrain every shipped model in data/ from scratch"
-	@echo "make site      render build/notebooks (or, before make course, notebooks/) to build/site"
+	@echo "make site      render build/notebooks (or, before make course, notebooks/) to build/site, front-page picture included"
 	@echo "make test-browser  the site and JupyterLab widgets in headless Chromium (apt-get install chromium)"
 
 venv: $(STAMP)

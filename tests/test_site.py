@@ -8,10 +8,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import build_site as bs  # noqa: E402
+import story_picture as sp  # noqa: E402
+from sd_tiny import tiny_pipe  # noqa: E402,F401  (fixture)
 
 REPO = "https://github.com/example/course"
 # a 1×1 PNG
@@ -153,7 +156,7 @@ def test_recorded_seconds():
 
 def test_main_prints_a_summary(two_books, tmp_path, capsys):
     src, times = two_books
-    assert bs.main(["--src", str(src), "--out", str(tmp_path / "site"), "--times", str(times)]) == 0
+    assert bs.main(["--src", str(src), "--out", str(tmp_path / "site"), "--times", str(times), "--no-story"]) == 0
     out = capsys.readouterr().out
     assert "2 pages + index" in out and "05_later.ipynb" in out
 
@@ -178,3 +181,58 @@ def test_prepare_turns_a_tqdm_widget_into_a_bar():
     nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"] = _bar_state()
     out = bs.prepare(nb).cells[-1].outputs[1]["data"]["text/html"]
     assert "course-progress" in out and "course-widget-note" not in out
+
+
+def _stub_story(path: Path) -> tuple[str, str]:
+    path.write_bytes(base64.b64decode(PNG))
+    return "alt: noise <becoming> a squirrel", "Drawn from seed 1; notebook 01 says more."
+
+
+def test_index_opens_with_the_story_picture(two_books, tmp_path):
+    src, times = two_books
+    site = tmp_path / "site"
+    bs.build_site(src, site, times, repo=REPO, story=_stub_story)
+    index = (site / "index.html").read_text()
+    assert (site / "story.png").read_bytes() == base64.b64decode(PNG)
+    assert '<img src="story.png" alt="alt: noise &lt;becoming&gt; a squirrel">' in index
+    assert '<a href="01_next.html">notebook 01</a> says more.</figcaption>' in index
+    assert index.index('src="story.png"') < index.index("Course map")          # the picture comes first
+    bs.build_site(src, site, times, repo=REPO)                                   # none asked for: none, no stale file
+    assert not (site / "story.png").exists() and "story.png" not in (site / "index.html").read_text()
+    with pytest.raises(FileNotFoundError, match="story_picture"):
+        bs.build_site(src, site, times, repo=REPO, story=lambda path: ("alt", "caption"))
+
+
+def test_main_draws_the_story_picture_unless_told_not_to(two_books, tmp_path, monkeypatch):
+    monkeypatch.setattr(sp, "draw_for_site", _stub_story)           # what main imports: the course's drawer
+    src, times = two_books
+    site = tmp_path / "site"
+    assert bs.main(["--src", str(src), "--out", str(site), "--times", str(times)]) == 0
+    assert (site / "story.png").is_file() and 'src="story.png"' in (site / "index.html").read_text()
+    assert bs.main(["--src", str(src), "--out", str(site), "--times", str(times), "--no-story"]) == 0
+    assert not (site / "story.png").exists()
+
+
+def test_story_frames_are_the_seed_noise_becoming_the_picture(tiny_pipe):
+    from course_utils.seeding import make_generator
+    frames, titles = sp.story_frames(tiny_pipe)
+    size = frames.shape[-1]
+    assert frames.shape == (4, 3, size, size) and frames.min() >= -1 and frames.max() <= 1
+    z = torch.randn(1, 4, 16, 16, generator=make_generator(sp.SEED))[0, :3]     # the seed's noise, 3 channels
+    cell = size // 16
+    assert torch.allclose(frames[0, :, ::cell, ::cell], ((z - z.mean()) / (2.5 * z.std())).clamp(-1, 1), atol=1e-6)
+    final = tiny_pipe(sp.PROMPT, generator=make_generator(sp.SEED), num_inference_steps=sp.STEPS,
+                      output_type="pt").images * 2 - 1
+    assert (frames[3] - final[0]).abs().max() <= 1e-5                           # the last panel is the picture
+    assert all((frames[i] - frames[j]).abs().mean() > 0.01 for i in range(4) for j in range(i + 1, 4))
+    assert titles[0] == f"the noise of seed {sp.SEED}" and titles[1].startswith(f"after {sp.AFTER_STEPS[0]} of 25 steps")
+
+
+@pytest.mark.slow
+def test_story_picture_of_the_shipped_model(tmp_path):
+    from PIL import Image
+    alt, caption = sp.draw_for_site(tmp_path / "story.png")
+    with Image.open(tmp_path / "story.png") as im:
+        width, height = im.size
+    assert 3 < width / height < 5 and width >= 800                               # four panels in a row
+    assert sp.PROMPT in alt and str(sp.SEED) in caption and "notebook 07" in caption

@@ -19,6 +19,10 @@ pinned in pyproject.toml already; it renders every output the course makes (PNG 
 animations from matplotlib's ``to_jshtml``, text, tables) with JupyterLab's own CSS, so a page looks
 like the notebook. Jupyter Book, Quarto or MkDocs would add a second build system and its own
 install for a site of ten pages.
+
+The index opens with one picture of the course's story, seed 934743's noise becoming the squirrel in
+four stages. The course draws it on every build (``tools/story_picture.py``, with the shipped model, a few
+seconds on a CPU); ``--no-story`` leaves it out.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 import jinja2
 import nbformat
@@ -81,7 +86,10 @@ body.course-index { font: 16px/1.5 system-ui, sans-serif; max-width: 960px; marg
   vertical-align: top; }
 .course-index th { background: #f2f7fb; } .course-index td.num, .course-index td:nth-child(2) { white-space: nowrap; } .course-index td.num { text-align: right; }
 .course-index a { color: #0072B2; } .course-index .note { color: #555; font-size: 14px; }
+.course-story { margin: 1.2em 0; } .course-story img { width: 100%; height: auto; }
+.course-story figcaption { color: #444; font-size: 14px; }
 """
+STORY_FILE = "story.png"          # the front page's picture, drawn into the site folder by tools/story_picture.py
 
 
 @dataclass
@@ -211,7 +219,18 @@ def _nav(stem: str, order: list[str], titles: dict[str, str], repo: str) -> str:
             f'<a href="{source_url("notebooks/" + name, repo)}">.ipynb on GitHub</a></nav>')
 
 
-def _index(rows: list[dict], times: dict, repo: str) -> str:
+def _story(words: tuple[str, str] | None, pages: set[str]) -> str:
+    """The index's picture: ``words`` is (alt text, caption), plain text; "notebook NN" links to its page."""
+    if words is None:
+        return ""
+    alt, caption = (html.escape(w) for w in words)
+    for stem in sorted(pages):
+        caption = caption.replace(f"notebook {stem[:2]}", f'<a href="{stem}.html">notebook {stem[:2]}</a>', 1)
+    return (f'<figure class="course-story"><img src="{STORY_FILE}" alt="{alt}">'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _index(rows: list[dict], times: dict, repo: str, story: tuple[str, str] | None = None) -> str:
     body = []
     for r in rows:
         secs = "—" if r["seconds"] is None else f'{r["seconds"]:.0f} s{"" if r["from_record"] else "*"}'
@@ -230,6 +249,7 @@ def _index(rows: list[dict], times: dict, repo: str) -> str:
 <p class="sub">A Jupyter course on how seeded noise and a prompt become a picture, run on your own CPU.</p>
 <p><a href="{binder_url(None, repo)}">Launch on Binder</a> · <a href="{colab_url(rows[0]["stem"] + ".ipynb", repo)}">Open in Colab</a>
 · <a href="{repo}">Source on GitHub</a></p>
+{_story(story, {r["stem"] for r in rows})}
 <h2>Course map</h2>
 <table><thead><tr><th>#</th><th>notebook</th><th>what it shows</th><th>time to run</th></tr></thead>
 <tbody>
@@ -241,8 +261,13 @@ def _index(rows: list[dict], times: dict, repo: str) -> str:
 """
 
 
-def build_site(src: Path, out: Path, times_path: Path | None = None, repo: str | None = None) -> SiteReport:
-    """Render ``src/NN_*.ipynb`` into ``out/`` (index.html, NN_name.html, course.css) and return a report."""
+def build_site(src: Path, out: Path, times_path: Path | None = None, repo: str | None = None,
+               story: Callable[[Path], tuple[str, str]] | None = None) -> SiteReport:
+    """Render ``src/NN_*.ipynb`` into ``out/`` (index.html, NN_name.html, course.css) and return a report.
+
+    ``story(path)`` draws the index's picture at ``out/story.png`` and returns its (alt text, caption):
+    ``story_picture.draw_for_site``, which ``main`` passes. Without it the index has no picture.
+    """
     src, out = Path(src), Path(out)
     books = sorted(src.glob("[0-9][0-9]_*.ipynb")) if src.is_dir() else []
     if not books:
@@ -276,7 +301,15 @@ def build_site(src: Path, out: Path, times_path: Path | None = None, repo: str |
         rows.append({"stem": stem, "number": meta[stem][0], "title": meta[stem][1], "subtitle": meta[stem][2],
                      "seconds": seconds if seconds is not None else recorded_seconds(nb),
                      "from_record": seconds is not None})
-    (out / "index.html").write_text(_index(rows, times, repo), encoding="utf-8")
+    (out / STORY_FILE).unlink(missing_ok=True)                   # never a picture from an earlier build
+    words = None
+    if story is not None:
+        words = story(out / STORY_FILE)
+        if not (out / STORY_FILE).is_file():
+            raise FileNotFoundError(f"the story picture was not written to {out / STORY_FILE}; "
+                                    "run `python tools/story_picture.py` to see why.")
+    index = _index(rows, times, repo, words)
+    (out / "index.html").write_text(index, encoding="utf-8")
     report.size_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return report
 
@@ -286,9 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", type=Path, default=ROOT / "build" / "notebooks", help="executed notebooks")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "site", help="where the site goes")
     parser.add_argument("--times", type=Path, default=ROOT / "build" / "times-full.json", help="times record")
+    parser.add_argument("--no-story", action="store_true", help="leave the front page's picture out")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    report = build_site(args.src, args.out, args.times)
+    story = None
+    if not args.no_story:
+        from story_picture import draw_for_site          # torch and the model, only when drawing
+        story = draw_for_site
+    report = build_site(args.src, args.out, args.times, story=story)
     for page, target in report.missing_links:
         print(f"  note: {page} links to {target}, which is not in this build (shown as plain text)")
     print(f"Site: {len(report.pages)} pages + index in {report.out} ({report.size_bytes / 1e6:.1f} MB, "

@@ -20,6 +20,7 @@ from browser_support import ROOT, free_port, is_loopback_url, require_browser
 
 sys.path.insert(0, str(ROOT / "tools"))
 from build_site import build_site  # noqa: E402
+from story_picture import draw_for_site  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 ALLOWED_OUTSIDE = ("cdnjs.cloudflare.com/ajax/libs/mathjax/",)     # MathJax, only on pages with maths
@@ -44,7 +45,7 @@ def site(tmp_path_factory):
     require_browser()
     out = tmp_path_factory.mktemp("site")
     times = ROOT / "build" / "times-full.json"
-    report = build_site(NOTEBOOKS, out, times if times.is_file() else None)
+    report = build_site(NOTEBOOKS, out, times if times.is_file() else None, story=draw_for_site)
     handler = functools.partial(_QuietHandler, directory=str(out))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -97,6 +98,9 @@ def test_index_in_browser(site, page, screenshots):
     for stem in report.pages:
         assert page.locator(f'a[href="{stem}.html"]').count() >= 1, f"index does not link to {stem}"
     assert "Course map" in seen["text"] and " s" in seen["text"]
+    story = page.evaluate("() => Array.from(document.images).filter(i => i.getAttribute('src') === 'story.png')"
+                          ".map(i => [i.naturalWidth, i.naturalHeight])")
+    assert len(story) == 1 and story[0][0] > 3 * story[0][1], f"the front page's story picture: {story}"
 
 
 @pytest.mark.parametrize("stem", pages_to_open())
