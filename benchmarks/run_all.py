@@ -44,6 +44,7 @@ BENCHMARKS: list[tuple[str, list[str], bool]] = [
     ("text_to_image_adherence", ["text_to_image_adherence.py"], True),
     ("text_to_image_quality", ["text_to_image_quality.py"], True),
     ("compare_generators", ["compare_generators.py"], True),
+    ("personalise", ["personalise.py"], True),
 ]
 
 
@@ -155,6 +156,7 @@ def targets() -> list[tuple[str, str, str]]:
             rows.append((f"cross-attention of the {word}, mass share / area share ({wl['rows']['held_out']['n']} "
                          f"held-out renders, {wl['rows']['held_out']['map_side']}² maps)", goal, f"{r['ratio']:.2f}×"))
     rows += editing_targets(load("editing_quality"))
+    rows += personalise_targets(load("personalise"))
     if cg:
         rows.append(("judge-FID at 500 samples: VAE / GAN / diffusion DDIM-25 (lower is better)", "reported",
                      " / ".join(f"{cg[m]['fid']:.1f}" for m in ("VAE", "GAN", "diffusion DDIM-25") if m in cg)))
@@ -163,6 +165,26 @@ def targets() -> list[tuple[str, str, str]]:
 
 def _met(ok: bool) -> str:
     return "met" if ok else "not met"
+
+
+def personalise_targets(pr: dict | None) -> list[tuple[str, str, str]]:
+    """Issue #28's rows (notebook 11's adapters), from benchmarks/personalise.py."""
+    if not pr:
+        return []
+    r, rows = pr["rows"], []
+    for name, goal in (("textual inversion", "≥ 50%"), ("LoRA", "≥ 80%"), ("DreamBooth, prior kept", "≥ 80%")):
+        rows.append((f"new animal read by the recogniser on unseen scenes, {name} ({r[name]['n_unseen']} samples)",
+                     goal, f"{r[name]['success']:.0%}"))
+    rows.append(("… action and place kept (judge), TI / LoRA / DreamBooth", "≥ 85%",
+                 " / ".join(f"{r[n]['kept']:.0%}" for n in ("textual inversion", "LoRA", "DreamBooth, prior kept"))))
+    for name in ("LoRA", "DreamBooth, prior kept", "DreamBooth, no prior"):
+        rows.append((f"drift on the 108 seen compositions, {name} (points of adherence lost)",
+                     "reported" if name.endswith("no prior") else "≤ 2", f"{r[name]['drift_points']:+.1f}"))
+    for name in ("textual inversion", "LoRA", "DreamBooth, prior kept"):
+        rows.append((f"training time, {name} ({r[name]['threads']} thread(s))", "≤ 5 min",
+                     f"{r[name]['train_seconds'] / 60:.1f} min"))
+    rows.append(("LoRA file / UNet file", "≤ 1/20", f"1/{pr['unet_bytes'] / r['LoRA']['bytes']:.0f}"))
+    return rows
 
 
 def editing_targets(ed: dict | None) -> list[tuple[str, str, str]]:

@@ -55,16 +55,16 @@ class Teaching:
     lr: float
     batch: int = 8
     rank: int = 4                        # LoRA only
-    prior_weight: float = 0.0            # DreamBooth only: 0 = no prior preservation
+    prior_weight: float = 0.0            # DreamBooth and LoRA: 0 = no prior preservation
     prior_images: int = 216              # DreamBooth: class images, 2 renders of each training composition
     seed: int = 0
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}.")
-        if self.prior_weight and self.method != "dreambooth":
-            raise ValueError("prior_weight belongs to DreamBooth; textual inversion and LoRA leave the UNet "
-                             "(or all of it but the adapter) as it was.")
+        if self.prior_weight and self.method == "textual_inversion":
+            raise ValueError("prior_weight belongs to DreamBooth and LoRA (trained DreamBooth-style); textual "
+                             "inversion leaves every network weight as it was, so it has no prior to keep.")
 
 
 def teach(pipe, how: Teaching, *, run_dir: str | Path | None = None, progress: bool = True) -> TrainResult:
@@ -85,12 +85,12 @@ def teach(pipe, how: Teaching, *, run_dir: str | Path | None = None, progress: b
         params = lora_parameters(pipe.unet)
     else:
         params = [p.requires_grad_(True) for p in pipe.unet.parameters()]
-        if how.prior_weight:
-            comps = [TRAIN_COMPOSITIONS[i % len(TRAIN_COMPOSITIONS)] for i in range(how.prior_images)]
-            prior = photo_cache(pipe, render_batch(comps, [90_000 + i for i in range(how.prior_images)], 128),
-                                [caption(*c) for c in comps])
-            batches = prior_batches(photos, prior, how.batch // 2)
-            loss = lambda m, b, g: prior_preservation_loss(m, b, g, how.prior_weight)   # noqa: E731
+    if how.prior_weight:                 # class images: renders of the animals the model knows, own captions
+        comps = [TRAIN_COMPOSITIONS[i % len(TRAIN_COMPOSITIONS)] for i in range(how.prior_images)]
+        prior = photo_cache(pipe, render_batch(comps, [90_000 + i for i in range(how.prior_images)], 128),
+                            [caption(*c) for c in comps])
+        batches = prior_batches(photos, prior, how.batch // 2)
+        loss = lambda m, b, g: prior_preservation_loss(m, b, g, how.prior_weight)   # noqa: E731
     model = TextToImageModel(pipe.text_encoder, pipe.unet, pipe.scheduler.alphas_cumprod)
     config = TrainConfig(steps=how.steps, lr=how.lr, seed=how.seed, log_every=5,
                          run_dir=str(run_dir) if run_dir else None)
@@ -194,7 +194,7 @@ def prior_preservation_loss(model: TextToImageModel, batch: dict, generator: tor
     k = int(batch["n_photos"])
     photo = F.mse_loss(eps_hat[:k], eps[:k])
     prior = F.mse_loss(eps_hat[k:], eps[k:])
-    return photo + prior_weight * prior, {"photo": float(photo), "prior": float(prior)}
+    return photo + prior_weight * prior, {"photo": float(photo.detach()), "prior": float(prior.detach())}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -267,7 +267,13 @@ def load_textual_inversion(pipe, path: str | Path, token: str | None = None) -> 
         raise ValueError(f"The token {token!r} already exists in this pipeline's tokenizer (was this file loaded "
                          f"before?). Load it into a fresh pipeline (load_text_to_image()), or give it another name: "
                          f"load_textual_inversion(pipe, {str(path)!r}, token='<my-hedgehog>').")
-    pipe.load_textual_inversion(str(path), token=token)
+    from transformers.utils import logging as tlog
+    level = tlog.get_verbosity()
+    tlog.set_verbosity_error()           # resizing the table announces how new rows start: ours is overwritten
+    try:
+        pipe.load_textual_inversion(str(path), token=token)
+    finally:
+        tlog.set_verbosity(level)
     allow_word(pipe, token)
     return token
 

@@ -162,3 +162,29 @@ def test_missing_adapters_name_the_rebuild_command(tmp_path):
         P.load_lora(fresh_pipe(), tmp_path / "nothing")
     with pytest.raises(CheckpointError, match="train personal-ti"):
         P.load_textual_inversion(fresh_pipe(), tmp_path / "nothing.safetensors")
+
+
+@pytest.mark.parametrize("name", ["personal-ti", "personal-lora"])
+def test_the_adapter_recipes_save_what_the_loaders_read(name, tmp_path):
+    from course_utils.pipelines import load_text_to_image
+    from course_utils.recipes import personal
+    builds = {"personal-ti": personal.build_ti, "personal-lora": personal.build_lora}
+    record = builds[name](tmp_path / name, run_dir=tmp_path / "run", steps=2)
+    assert record["steps"] == 2 and record["weights_bytes"] == (tmp_path / name / personal.WEIGHTS[name]).stat().st_size
+    pipe = load_text_to_image()
+    load = P.load_textual_inversion if name == "personal-ti" else P.load_lora
+    word = load(pipe, tmp_path / name)
+    assert word in pipe.vocabulary
+    assert pipe(f"{word} sleeping in the snow", generator=make_generator(0), num_inference_steps=2,
+                output_type="pt").images.shape == (1, 3, 128, 128)
+
+
+def test_shipped_adapters_load_into_the_shipped_model():
+    from course_utils.paths import data_path
+    from course_utils.pipelines import load_text_to_image
+    for folder, load in (("personal-ti", P.load_textual_inversion), ("personal-lora", P.load_lora),
+                         ("personal-dreambooth", P.load_dreambooth), ("personal-dreambooth-no-prior", P.load_dreambooth)):
+        pipe = load_text_to_image()
+        assert load(pipe, data_path(folder)) in (P.TI_TOKEN, P.IDENTIFIER)
+    unet = (data_path("storybook-sd") / "unet" / "diffusion_pytorch_model.safetensors").stat().st_size
+    assert (data_path("personal-lora") / "pytorch_lora_weights.safetensors").stat().st_size <= unet / 20

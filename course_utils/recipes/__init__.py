@@ -17,6 +17,8 @@ record. Notebooks never import this package: they load what it made from ``data/
     storybook-sd    recipes/storybook_sd.py  data/storybook-sd
     storybook-sd-decoder  recipes/sd_decoder.py  data/storybook-sd (its decoder stage alone, on the shipped model)
     recogniser      recipes/recogniser.py    data/recogniser (is it the new animal, the hedgehog?)
+    personal-ti, personal-lora, personal-dreambooth, personal-dreambooth-no-prior
+                    recipes/personal.py      data/personal-* (notebook 11's adapters, on data/storybook-sd)
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from typing import Callable
 from ..checkpoints import CheckpointError
 from ..distributed import is_main_process
 from ..paths import DATA_DIR, RUNS_DIR
-from . import gan, judge, pixel_unet, recogniser, sd_decoder, storybook_sd, vae
+from . import gan, judge, personal, pixel_unet, recogniser, sd_decoder, storybook_sd, vae
 
 __all__ = ["RECIPES", "build", "main"]
 
@@ -42,6 +44,10 @@ RECIPES: dict[str, Callable[..., dict]] = {
     "storybook-sd": storybook_sd.build,
     "storybook-sd-decoder": sd_decoder.build,
     "recogniser": recogniser.build,
+    "personal-ti": personal.build_ti,
+    "personal-lora": personal.build_lora,
+    "personal-dreambooth": personal.build_dreambooth,
+    "personal-dreambooth-no-prior": personal.build_dreambooth_no_prior,
 }
 #: recipes that rework another recipe's folder rather than writing their own (and that `all` skips: the
 #: full storybook-sd build already runs the decoder stage)
