@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 __all__ = ["PALETTE", "use_course_style", "to_numpy_images", "show_images", "show_histogram",
-           "plot_curves", "show_bars", "show_rows", "animate_images", "close_all", "plot_points",
+           "plot_curves", "show_bars", "show_spread", "show_rows", "animate_images", "close_all", "plot_points",
            "plot_trajectories", "plot_score_field", "unet_levels", "unet_diagram", "show_source"]
 
 #: Okabe–Ito colour-blind-safe palette: the course's line colours, in order.
@@ -139,6 +139,31 @@ def show_bars(values: dict[str, float], *, line: float | None = None, line_label
     ax.set(xlabel=xlabel, xlim=(0, 1.15 * right))
     if title:
         ax.set_title(title)
+    return fig
+
+
+def show_spread(values: dict[str, Sequence[float]], *, line: float | None = None, line_label: str = "",
+                xlabel: str = "", title: str | None = None) -> plt.Figure:
+    """Every value as a dot, one row per named set (top to bottom in dict order), its median as a bar: a
+    distribution of a few dozen values, read whole. ``line`` draws a dashed reference (e.g. "a copy: 0")."""
+    if not values or any(len(v) == 0 for v in values.values()):
+        raise ValueError("values needs at least one set, each with at least one number: {name: [numbers]}.")
+    fig, ax = plt.subplots(figsize=(6.4, 0.5 * len(values) + 1.4))
+    for y, (name, v) in enumerate(values.items()):
+        v = np.asarray(torch.as_tensor(v, dtype=torch.float64).flatten())
+        jitter = np.linspace(-0.15, 0.15, len(v)) if len(v) > 1 else np.zeros(1)    # spread ties apart, no RNG
+        ax.plot(v, y + jitter, "o", ms=4, alpha=0.7, color=PALETTE[y % len(PALETTE)])
+        ax.plot([np.median(v)] * 2, [y - 0.3, y + 0.3], color="black", lw=2)
+    if line is not None:
+        ax.axvline(line, color=PALETTE[3], ls="--", lw=1.5, label=line_label or None)
+        if line_label:
+            ax.legend(loc="lower right")
+    ax.set_yticks(range(len(values)), list(values))
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
     return fig
 
 

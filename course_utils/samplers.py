@@ -6,6 +6,9 @@
         model_output = denoise(x_in, t)                      # ε̂ (or v̂) from the network
         x = scheduler.step(model_output, t, x, generator=generator).prev_sample
 
+``front_end_scheduler(name, config)`` builds the diffusers scheduler behind a sampler name that image
+tools show ("Euler a", "DPM++ 2M Karras", …), as diffusers' scheduler overview maps them (notebook 07).
+
 Editing (notebook 10) starts the same loop part-way: from given ``latents`` at the ``start_step``-th
 timestep (img2img, inversion), and can change x after each step (``after_step``: inpainting blends
 the known part back in).
@@ -18,6 +21,7 @@ to ``device`` (as diffusers' ``randn_tensor`` does), so a seed gives the same sa
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -27,7 +31,8 @@ from tqdm.auto import tqdm
 from .env import check_device, pick_device
 from .forward import gaussian_noise
 
-__all__ = ["Denoiser", "Callback", "predicted_x0", "sample", "Trajectory", "record_trajectory"]
+__all__ = ["Denoiser", "Callback", "predicted_x0", "sample", "Trajectory", "record_trajectory", "FRONT_END_SAMPLERS",
+           "front_end_scheduler"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Callback = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
@@ -182,3 +187,46 @@ def record_trajectory(denoise: Denoiser, scheduler: Any, shape: tuple[int, ...],
     final = sample(denoise, scheduler, shape, generator=generator, num_inference_steps=num_inference_steps,
                    callback=keep, device=device, eta=eta, progress=progress)
     return Trajectory(torch.tensor(ts), torch.stack(xs + [final.detach().cpu()]), torch.stack(x0s))
+
+
+# ----------------------------------------------------------------------------- front-end sampler names
+_ODE_2M = {"algorithm_type": "dpmsolver++", "solver_order": 2}
+#: A sampler name as image tools (AUTOMATIC1111, ComfyUI) show it → (diffusers class, options), after the
+#: table in diffusers' scheduler overview. Every option a name implies is set, including the "off" ones:
+#: ``from_config`` keeps whatever the old scheduler's config said, so "DPM++ 2M" made from a Karras
+#: config would otherwise stay Karras, and DDIM would clip x̂₀ into [−1, 1] (its default, wrong for latents).
+FRONT_END_SAMPLERS: dict[str, tuple[str, dict]] = {
+    "Euler": ("EulerDiscreteScheduler", {"use_karras_sigmas": False}),
+    "Euler a": ("EulerAncestralDiscreteScheduler", {}),
+    "Heun": ("HeunDiscreteScheduler", {"use_karras_sigmas": False}),
+    "LMS": ("LMSDiscreteScheduler", {"use_karras_sigmas": False}),
+    "LMS Karras": ("LMSDiscreteScheduler", {"use_karras_sigmas": True}),
+    "DPM2": ("KDPM2DiscreteScheduler", {"use_karras_sigmas": False}),
+    "DPM2 Karras": ("KDPM2DiscreteScheduler", {"use_karras_sigmas": True}),
+    "DPM2 a": ("KDPM2AncestralDiscreteScheduler", {"use_karras_sigmas": False}),
+    "DPM2 a Karras": ("KDPM2AncestralDiscreteScheduler", {"use_karras_sigmas": True}),
+    "DPM++ 2M": ("DPMSolverMultistepScheduler", {**_ODE_2M, "use_karras_sigmas": False}),
+    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {**_ODE_2M, "use_karras_sigmas": True}),
+    "DPM++ 2M SDE": ("DPMSolverMultistepScheduler",
+                     {"algorithm_type": "sde-dpmsolver++", "solver_order": 2, "use_karras_sigmas": False}),
+    "DPM++ 2M SDE Karras": ("DPMSolverMultistepScheduler",
+                            {"algorithm_type": "sde-dpmsolver++", "solver_order": 2, "use_karras_sigmas": True}),
+    "DDIM": ("DDIMScheduler", {"clip_sample": False}),
+    "UniPC": ("UniPCMultistepScheduler", {"use_karras_sigmas": False}),
+}
+
+
+def front_end_scheduler(name: str, config: Mapping[str, Any]):
+    """The diffusers scheduler a front end calls ``name`` ("Euler a", "DPM++ 2M Karras", …), on ``config``'s
+    schedule: ``pipe.scheduler = front_end_scheduler("Euler a", pipe.scheduler.config)``.
+
+    It is ``Class.from_config(config, **options)``: the training schedule (betas, number of timesteps,
+    prediction type, spacing) comes from ``config``; the options that define the name override it."""
+    if not isinstance(name, str) or name not in FRONT_END_SAMPLERS:
+        raise ValueError(f"Unknown sampler name {name!r}. Known names: {', '.join(map(repr, FRONT_END_SAMPLERS))} "
+                         "(spelt as front ends show them; \"a\" is ancestral).")
+    if not isinstance(config, Mapping) or "num_train_timesteps" not in config:
+        raise TypeError(f"config must be a scheduler's config (pipe.scheduler.config), got {type(config).__name__}.")
+    import diffusers                               # the heavy import only when a scheduler is built
+    class_name, options = FRONT_END_SAMPLERS[name]
+    return getattr(diffusers, class_name).from_config(config, **options)

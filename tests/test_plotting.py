@@ -102,6 +102,22 @@ def test_show_bars_one_labelled_bar_per_value_and_a_reference_line():
     plotting.close_all()
 
 
+def test_show_spread_draws_every_value_and_each_sets_median_in_order():
+    fig = plotting.show_spread({"samples": [0.3, 0.1, 0.2], "renders": torch.tensor([0.5])}, line=0.0,
+                               line_label="a copy", xlabel="distance", title="t")
+    ax = fig.axes[0]
+    dots, median, dot, median_b, zero = ax.lines
+    assert sorted(dots.get_xdata()) == [0.1, 0.2, 0.3] and list(dot.get_xdata()) == [0.5]
+    assert list(median.get_xdata()) == [0.2, 0.2] and list(median_b.get_xdata()) == [0.5, 0.5]
+    assert all(abs(y) <= 0.3 for y in dots.get_ydata()) and all(abs(y - 1) <= 0.3 for y in dot.get_ydata())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["samples", "renders"]
+    assert zero.get_xdata()[0] == 0.0 and ax.get_legend().get_texts()[0].get_text() == "a copy"
+    for bad in ({}, {"samples": []}):
+        with pytest.raises(ValueError, match="at least one"):
+            plotting.show_spread(bad)
+    plotting.close_all()
+
+
 # ----------------------------------------------------------------------------- 2D points (notebooks 03, 09)
 def test_toy_plots_return_figures_and_draw_the_given_paths():
     from course_utils.plotting import plot_points, plot_score_field, plot_trajectories

@@ -166,3 +166,89 @@ def test_a_scheduler_that_repeats_a_timestep_is_refused_not_run_to_nan():
     x = sample(lambda x, t: 0.1 * x, scheduler, (1, 4), generator=make_generator(0), num_inference_steps=999,
                device="cpu")
     assert bool(torch.isfinite(x).all())
+
+
+# ----------------------------------------------------------------------------- front-end sampler names
+from course_utils.samplers import FRONT_END_SAMPLERS, front_end_scheduler  # noqa: E402
+
+# Stable Diffusion's schedule, as pipe.scheduler.config holds it (the course's storybook-sd has the same)
+SD_CONFIG = diffusers.DPMSolverMultistepScheduler(beta_schedule="scaled_linear", beta_start=0.00085,
+                                                  beta_end=0.012, steps_offset=1).config
+
+# diffusers' scheduler overview, "A1111/k-diffusion → 🤗 Diffusers": (class, use_karras_sigmas, algorithm_type)
+DOCS_TABLE = {
+    "Euler": (diffusers.EulerDiscreteScheduler, False, None),
+    "Euler a": (diffusers.EulerAncestralDiscreteScheduler, None, None),
+    "DPM++ 2M": (diffusers.DPMSolverMultistepScheduler, False, "dpmsolver++"),
+    "DPM++ 2M Karras": (diffusers.DPMSolverMultistepScheduler, True, "dpmsolver++"),
+    "DPM++ 2M SDE Karras": (diffusers.DPMSolverMultistepScheduler, True, "sde-dpmsolver++"),
+    "LMS Karras": (diffusers.LMSDiscreteScheduler, True, None),
+    "DPM2 a": (diffusers.KDPM2AncestralDiscreteScheduler, False, None),
+    "DDIM": (diffusers.DDIMScheduler, None, None),
+    "UniPC": (diffusers.UniPCMultistepScheduler, False, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCS_TABLE))
+def test_front_end_names_map_to_the_classes_diffusers_documents(name):
+    cls, karras, algorithm = DOCS_TABLE[name]
+    sched = front_end_scheduler(name, SD_CONFIG)
+    assert type(sched) is cls
+    if karras is not None:
+        assert sched.config["use_karras_sigmas"] is karras
+    if algorithm is not None:
+        assert sched.config["algorithm_type"] == algorithm
+    for key in ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type"):
+        assert sched.config[key] == SD_CONFIG[key], key        # the model's training schedule is kept
+
+
+@pytest.mark.parametrize("name", sorted(FRONT_END_SAMPLERS))
+def test_every_front_end_name_builds_and_says_karras_only_when_named(name):
+    sched = front_end_scheduler(name, SD_CONFIG)
+    assert sched.config.get("use_karras_sigmas", False) is ("Karras" in name)
+    sched.set_timesteps(10)
+    assert len(sched.timesteps) >= 10
+
+
+def test_options_a_name_implies_override_the_config_they_come_from():
+    karras_config = front_end_scheduler("DPM++ 2M Karras", SD_CONFIG).config
+    plain = front_end_scheduler("DPM++ 2M", karras_config)       # from_config alone would keep Karras
+    karras = front_end_scheduler("DPM++ 2M Karras", SD_CONFIG)
+    plain.set_timesteps(10)
+    karras.set_timesteps(10)
+    assert plain.timesteps.tolist() != karras.timesteps.tolist()
+    fresh = front_end_scheduler("DPM++ 2M", SD_CONFIG)
+    fresh.set_timesteps(10)
+    assert plain.timesteps.tolist() == fresh.timesteps.tolist()
+    ddim = front_end_scheduler("DDIM", SD_CONFIG)
+    assert ddim.config["clip_sample"] is False                   # DDIMScheduler's own default clips x̂₀
+
+
+def test_karras_sigmas_start_and_end_alike_but_crowd_the_small_noise_levels():
+    plain, karras = (front_end_scheduler(n, SD_CONFIG) for n in ("Euler", "LMS Karras"))
+    for s in (plain, karras):
+        s.set_timesteps(10)
+    assert torch.allclose(plain.sigmas[0], karras.sigmas[0]) and float(karras.sigmas[-1]) == 0.0
+    # ρ = 7 spacing: more of the steps at small σ than even spacing in t gives
+    assert int((karras.sigmas[:-1] < 1).sum()) > int((plain.sigmas[:-1] < 1).sum())
+
+
+def test_ancestral_names_draw_fresh_noise_at_each_step_and_the_others_do_not():
+    x, eps = torch.randn(1, 4, 8, 8, generator=make_generator(0)), torch.randn(1, 4, 8, 8, generator=make_generator(1))
+    for name, draws in (("Euler a", True), ("Euler", False), ("DPM++ 2M SDE", True), ("DPM++ 2M", False)):
+        outs = []
+        for seed in (2, 3):
+            s = front_end_scheduler(name, SD_CONFIG)
+            s.set_timesteps(10)
+            t = s.timesteps[0]
+            outs.append(s.step(eps, t, s.scale_model_input(x * s.init_noise_sigma, t), generator=make_generator(seed)).prev_sample)
+        assert torch.equal(outs[0], outs[1]) is not draws, name
+
+
+def test_front_end_scheduler_errors_name_the_fix():
+    with pytest.raises(ValueError, match="Known names: 'Euler', 'Euler a'"):
+        front_end_scheduler("Euler A", SD_CONFIG)
+    with pytest.raises(ValueError, match="Unknown sampler name"):
+        front_end_scheduler(None, SD_CONFIG)
+    with pytest.raises(TypeError, match="pipe.scheduler.config"):
+        front_end_scheduler("Euler", {"beta_schedule": "linear"})
