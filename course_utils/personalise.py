@@ -194,7 +194,7 @@ def prior_preservation_loss(model: TextToImageModel, batch: dict, generator: tor
     k = int(batch["n_photos"])
     photo = F.mse_loss(eps_hat[:k], eps[:k])
     prior = F.mse_loss(eps_hat[k:], eps[k:])
-    return photo + prior_weight * prior, {"photo": float(photo), "prior": float(prior)}
+    return photo + prior_weight * prior, {"photo": photo.item(), "prior": prior.item()}
 
 
 # ----------------------------------------------------------------------------------------------------
