@@ -267,7 +267,13 @@ def load_textual_inversion(pipe, path: str | Path, token: str | None = None) -> 
         raise ValueError(f"The token {token!r} already exists in this pipeline's tokenizer (was this file loaded "
                          f"before?). Load it into a fresh pipeline (load_text_to_image()), or give it another name: "
                          f"load_textual_inversion(pipe, {str(path)!r}, token='<my-hedgehog>').")
-    pipe.load_textual_inversion(str(path), token=token)
+    from transformers.utils import logging as tlog
+    level = tlog.get_verbosity()
+    tlog.set_verbosity_error()           # resizing the table would explain how it fills the new row: diffusers overwrites it
+    try:
+        pipe.load_textual_inversion(str(path), token=token)
+    finally:
+        tlog.set_verbosity(level)
     allow_word(pipe, token)
     return token
 
