@@ -91,7 +91,23 @@ def _noisy_image_inputs() -> tuple:
     return x0, eps, make_schedule("squaredcos_cap_v2", 1000).alpha_bar(500)
 
 
-_INPUTS: dict[str, Callable[[], Any]] = {"04.noisy_image": _noisy_image_inputs}
+def _moved_rows_inputs() -> tuple:
+    """11.moved_rows: a small embedding table [12, 6] before and after three AdamW steps of textual inversion's
+    update (``personalise.keep_only_row`` on row 11, the new word), on a loss that pulls on every row."""
+    from .personalise import keep_only_row
+    from .seeding import make_generator
+    table = torch.nn.Parameter(torch.randn(12, 6, generator=make_generator(934743)))
+    before = table.detach().clone()
+    keep_only_row(table, 11)
+    opt = torch.optim.AdamW([table], lr=0.05, weight_decay=0.0)
+    for _ in range(3):
+        opt.zero_grad()
+        (table ** 2).sum().backward()
+        opt.step()
+    return before, table.detach().clone()
+
+
+_INPUTS: dict[str, Callable[[], Any]] = {"04.noisy_image": _noisy_image_inputs, "11.moved_rows": _moved_rows_inputs}
 
 
 def exercise_inputs(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""No glossary term appears in a notebook before the cell that defines it, in course order (00 … 10).
+"""No glossary term appears in a notebook before the cell that defines it, in course order (00 … 11).
 
 ``docs/glossary.md`` has one ``## Term`` entry per word, with three machine-read lines:
 
