@@ -25,6 +25,7 @@ from _common import device_label, save
 
 from course_utils import personalise as P
 from course_utils import recogniser
+from course_utils.evaluation import personal_report
 from course_utils.paths import data_path
 from course_utils.pipelines import load_text_to_image
 
@@ -45,13 +46,13 @@ def main() -> None:
     t0 = time.perf_counter()
     base = load_text_to_image(device="cpu")
     P.allow_word(base, P.IDENTIFIER)
-    rows = {"base model": {**P.personal_report(base, P.IDENTIFIER, recognise, per_scene=args.per_scene,
+    rows = {"base model": {**personal_report(base, P.IDENTIFIER, recognise, per_scene=args.per_scene,
                                                 drift_per_composition=args.drift), "bytes": None, "train_seconds": None}}
     for name, (folder, load) in ADAPTERS.items():
         pipe = load_text_to_image(device="cpu")
         word = load(pipe, data_path(folder))
         record = json.loads((data_path(folder) / "record.json").read_text())
-        rows[name] = {**P.personal_report(pipe, word, recognise, per_scene=args.per_scene,
+        rows[name] = {**personal_report(pipe, word, recognise, per_scene=args.per_scene,
                                           drift_per_composition=args.drift),
                       "bytes": record["weights_bytes"], "train_seconds": record["train_seconds"],
                       "steps": record["steps"], "cpu": record["cpu"], "threads": record["threads"]}

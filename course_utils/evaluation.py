@@ -9,6 +9,7 @@
     accuracy_table(judge, per_composition=…)  how well the judge itself reads fresh renders (04, 08)
     word_localisation(pipe, n=…)              does each word's cross-attention fall on what it names (07)
     sample_quality(pipe, n=…, guidance_scale=…)  text-to-image samples against renders: judge-FID vs the floor, detail
+    personal_report(pipe, word, recognise)    a taught new animal: success on unseen scenes, action/place kept, drift (11)
 
 Every sample is drawn with a generator made from a seed (batch i with ``seed + i``), and every score is
 against renders from ``storybook.reference_renders`` (generator ``seed + 1``; ``seed + 2`` gives the floor),
@@ -17,11 +18,11 @@ so the same call gives the same numbers. The metrics themselves are in ``course_
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from . import metrics, storybook, text_to_image
+from . import metrics, personalise, storybook, text_to_image
 from .editing import img2img
 from .denoiser import SAMPLERS, StorybookDenoiser, generate, make_sampler
 from .forward import q_sample
@@ -31,7 +32,7 @@ from .seeding import make_generator
 
 __all__ = ["generate_in_batches", "score_sampler", "evaluate", "evaluation_prompts", "adherence_report",
            "accuracy_table", "feature_rms", "word_localisation", "choose_guidance", "VALIDATION_SEED",
-           "reconstruction_report", "redraw_fidelity", "sample_quality"]
+           "reconstruction_report", "redraw_fidelity", "sample_quality", "personal_report"]
 
 #: seeds the validation set draws from (``choose_guidance``); the reported adherence uses ``adherence_report``'s
 #: 10_000 onwards, so the scale is not chosen on the images it is then scored on
@@ -325,3 +326,31 @@ def sample_quality(pipe, *, n: int, guidance_scale: float, num_inference_steps: 
     return {"judge_fid": round(fid, 3), "judge_fid_floor": round(floor, 3), "fid_over_floor": round(fid / floor, 2),
             "detail_ratio": round(metrics.sharpness(samples) / metrics.sharpness(renders), 3),
             "n": n, "size": size, "guidance_scale": guidance_scale, "steps": num_inference_steps}
+
+
+@torch.no_grad()
+def personal_report(pipe, word: str, recognise: Callable[[torch.Tensor], torch.Tensor], *, per_scene: int = 4,
+                    drift_per_composition: int = 1, seed: int = 70_000, guidance_scale: float | None = None,
+                    num_inference_steps: int = 25) -> dict:
+    """What a taught pipeline draws, measured:
+
+        success   share of samples of "<word> <action> <place>" for the unseen scenes that ``recognise``
+                  (images [N, 3, H, W] in [-1, 1] → bool [N]) reads as the new animal
+        kept      share of those samples whose action and place the judge reads as the prompt's
+        seen      judge adherence on the 108 training compositions (compare with the base model: drift)
+    """
+    w = pipe.default_guidance if guidance_scale is None else guidance_scale
+    scenes = [s for s in personalise.unseen_scenes() for _ in range(per_scene)]
+    images = text_to_image.generate(pipe, [f"{word} {a} {p}" for a, p in scenes],
+                                    [seed + i for i in range(len(scenes))], guidance_scale=w,
+                                    num_inference_steps=num_inference_steps)
+    read = metrics.judge_labels(images)
+    wanted = torch.tensor([[storybook.ACTIONS.index(a), storybook.PLACES.index(p)] for a, p in scenes])
+    comps = [c for c in storybook.TRAIN_COMPOSITIONS for _ in range(drift_per_composition)]
+    seen = text_to_image.generate(pipe, [storybook.caption(*c) for c in comps],
+                                  [seed + 10_000 + i for i in range(len(comps))], guidance_scale=w,
+                                  num_inference_steps=num_inference_steps)
+    return {"success": round(float(recognise(images).float().mean()), 4),
+            "kept": round(float((read[:, 1:] == wanted).all(dim=1).float().mean()), 4),
+            "seen_adherence": round(metrics.adherence(seen, comps)["all"], 4),
+            "n_unseen": len(scenes), "n_seen": len(comps), "guidance_scale": w, "steps": num_inference_steps}

@@ -33,7 +33,7 @@ from .storybook import ACTIONS, PLACES, TRAIN_COMPOSITIONS, YOUR_PHOTOS, caption
 from .text_to_image import TextToImageModel, latent_diffusion_prediction, tokenize
 from .training import Objective, TrainConfig, TrainResult, train
 
-__all__ = ["IDENTIFIER", "TI_TOKEN", "LORA_TARGETS", "METHODS", "Teaching", "teach", "unseen_scenes", "personal_report",
+__all__ = ["IDENTIFIER", "TI_TOKEN", "LORA_TARGETS", "METHODS", "Teaching", "teach", "unseen_scenes", "adapter_info",
            "photo_captions", "photo_cache", "photo_batches",
            "prior_batches", "add_word", "allow_word", "keep_only_row", "personal_loss", "prior_preservation_loss",
            "lora_linear", "add_lora", "lora_parameters", "weights_digest", "save_textual_inversion",
@@ -104,34 +104,6 @@ def unseen_scenes() -> list[tuple[str, str]]:
     """The (action, place) pairs none of the eight photos shows: where success is measured."""
     shown = {(a, p) for (_, a, p), _ in YOUR_PHOTOS}
     return [(a, p) for a in ACTIONS for p in PLACES if (a, p) not in shown]
-
-
-@torch.no_grad()
-def personal_report(pipe, word: str, recognise: Callable[[torch.Tensor], torch.Tensor], *, per_scene: int = 4,
-                    drift_per_composition: int = 1, seed: int = 70_000, guidance_scale: float | None = None,
-                    num_inference_steps: int = 25) -> dict:
-    """What a taught pipeline draws, measured:
-
-        success   share of samples of "<word> <action> <place>" for the unseen scenes that ``recognise``
-                  (images [N, 3, H, W] in [-1, 1] → bool [N]) reads as the new animal
-        kept      share of those samples whose action and place the judge reads as the prompt's
-        seen      judge adherence on the 108 training compositions (compare with the base model: drift)
-    """
-    from .metrics import adherence, judge_labels
-    from .text_to_image import generate
-    w = pipe.default_guidance if guidance_scale is None else guidance_scale
-    scenes = [s for s in unseen_scenes() for _ in range(per_scene)]
-    images = generate(pipe, [f"{word} {a} {p}" for a, p in scenes], [seed + i for i in range(len(scenes))],
-                      guidance_scale=w, num_inference_steps=num_inference_steps)
-    read = judge_labels(images)
-    wanted = torch.tensor([[ACTIONS.index(a), PLACES.index(p)] for a, p in scenes])
-    comps = [c for c in TRAIN_COMPOSITIONS for _ in range(drift_per_composition)]
-    seen = generate(pipe, [caption(*c) for c in comps], [seed + 10_000 + i for i in range(len(comps))],
-                    guidance_scale=w, num_inference_steps=num_inference_steps)
-    return {"success": round(float(recognise(images).float().mean()), 4),
-            "kept": round(float((read[:, 1:] == wanted).all(dim=1).float().mean()), 4),
-            "seen_adherence": round(adherence(seen, comps)["all"], 4),
-            "n_unseen": len(scenes), "n_seen": len(comps), "guidance_scale": w, "steps": num_inference_steps}
 
 
 def photo_captions(word: str, scenes: Sequence[tuple[str, str]]) -> list[str]:
@@ -256,8 +228,9 @@ def load_textual_inversion(pipe, path: str | Path, token: str | None = None) -> 
     """``pipe.load_textual_inversion(path, token=...)`` with the course's checks; returns the token."""
     from safetensors.torch import load_file
     path = Path(path)
-    if path.is_dir():                                     # a shipped folder: data/personal-ti
-        verify_manifest(path)
+    if path.is_dir():                                     # a shipped folder: data/personal-ti, made for one text encoder
+        folder, info = _read_info(path, "textual_inversion", "personal-ti")
+        _check_base(pipe, info, folder, "text_encoder", "personal-ti")
         path = path / "learned_embeds.safetensors"
     if not path.is_file():
         raise CheckpointError(f"No textual-inversion file at {path}. Rebuild it with "
@@ -325,20 +298,25 @@ def weights_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def adapter_info(folder: str | Path) -> dict:
+    """What a saved adapter is (its personalise.json): method, word, base digest, and rank or prior weight."""
+    return _read_info(folder, None, "personal-ti | personal-lora | personal-dreambooth")[1]
+
+
 def write_info(folder: Path, info: dict) -> None:
     """What an adapter is for (method, word, the base weights' digest) in personalise.json, then SHA256SUMS."""
     (folder / INFO).write_text(json.dumps(info, indent=1) + "\n")
     write_manifest(folder)
 
 
-def _read_info(folder: str | Path, method: str, recipe: str) -> tuple[Path, dict]:
+def _read_info(folder: str | Path, method: str | None, recipe: str) -> tuple[Path, dict]:
     folder = Path(folder)
     if not (folder / INFO).is_file():
         raise CheckpointError(f"No {method} adapter at {folder}. Rebuild it with `python -m course_utils.train "
                               f"{recipe}`, or restore it with `git checkout -- data/`.")
     verify_manifest(folder)
     info = json.loads((folder / INFO).read_text())
-    if info.get("method") != method:
+    if method is not None and info.get("method") != method:
         raise CheckpointError(f"{folder} holds a {info.get('method')!r} adapter, not {method!r}.")
     return folder, info
 

@@ -92,8 +92,7 @@ def show_histogram(values: torch.Tensor | np.ndarray, *, bins: int = 60, gaussia
         xs = np.linspace(-4, 4, 200)
         ax.plot(xs, np.exp(-xs**2 / 2) / np.sqrt(2 * np.pi), color=PALETTE[3], label="N(0, 1) density")
         ax.legend(loc="upper right")
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     return fig
 
 
@@ -112,8 +111,7 @@ def plot_curves(x: Sequence[float], curves: dict[str, Sequence[float]], *, xlabe
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     if len(curves) > 1:
         ax.legend()
     return fig
@@ -137,8 +135,7 @@ def show_bars(values: dict[str, float], *, line: float | None = None, line_label
             ax.legend(loc="lower right")
     ax.invert_yaxis()
     ax.set(xlabel=xlabel, xlim=(0, 1.15 * right))
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     return fig
 
 
@@ -161,8 +158,7 @@ def show_spread(values: dict[str, Sequence[float]], *, line: float | None = None
     ax.set_yticks(range(len(values)), list(values))
     ax.invert_yaxis()
     ax.set(xlabel=xlabel)
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     fig.tight_layout()
     return fig
 
@@ -252,8 +248,7 @@ def plot_points(points: torch.Tensor, *, ax: plt.Axes | None = None, title: str 
     ax = _square_axes(ax, lim)
     p = points.detach().cpu()
     ax.scatter(p[:, 0], p[:, 1], s=size, color=color, alpha=0.6, label=label, linewidths=0)
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     return ax.figure
 
 
@@ -273,8 +268,7 @@ def plot_trajectories(traj, *, ax: plt.Axes | None = None, n: int = 30, title: s
         ax.plot(xs[:, k, 0], xs[:, k, 1], color=color, lw=0.6, alpha=0.6)
     ax.scatter(xs[0, :, 0], xs[0, :, 1], s=10, color="grey", zorder=3)
     ax.scatter(xs[-1, :, 0], xs[-1, :, 1], s=12, color=PALETTE[3], zorder=3)
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     return ax.figure
 
 
@@ -293,8 +287,7 @@ def plot_score_field(grid: torch.Tensor, score: torch.Tensor, *, ax: plt.Axes | 
     arrows = arrows * (1.5 * spacing / arrows.norm(dim=1, keepdim=True).clamp(min=1e-12)).clamp(max=1)
     ax.quiver(grid[:, 0], grid[:, 1], arrows[:, 0], arrows[:, 1], color=PALETTE[0], angles="xy",
               scale_units="xy", scale=1, width=0.004)
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     return ax.figure
 
 
@@ -302,20 +295,14 @@ def plot_score_field(grid: torch.Tensor, score: torch.Tensor, *, ax: plt.Axes | 
 _UNET_KEYS = ("block_out_channels", "down_block_types", "up_block_types", "layers_per_block", "sample_size")
 
 
-def _blocks(k: int) -> str:
-    return f"{k} residual block" + ("" if k == 1 else "s")
-
-
 def _attention(block_type: str) -> str:
     return "cross" if "CrossAttn" in block_type else "self" if "Attn" in block_type else ""
 
 
 def unet_levels(config: Mapping[str, Any] | Any) -> dict:
-    """What a diffusers ``UNet2DModel`` / ``UNet2DConditionModel`` config builds, level by level: ``{"levels":
-    [{"side", "channels", "down", "up", "attention", "layers"}], "mid": {"side", "channels", "attention"},
-    "in_channels", "conditioning"}``. ``attention`` is "" (convolutions only), "self" or "cross" (a transformer
-    layer: self-attention, then cross-attention to the text). Takes the config (``unet.config``, a dict, a
-    config.json's contents) or the model itself."""
+    """A diffusers UNet2DModel / UNet2DConditionModel config (or the model), level by level: {"levels": [{"side",
+    "channels", "down", "up", "attention", "layers"}], "mid", "in_channels", "conditioning"}; attention is ""
+    (convolutions only), "self" or "cross" (self-attention, then cross-attention to the text)."""
     config = getattr(config, "config", config)
     if not isinstance(config, Mapping):
         raise TypeError(f"unet_levels reads a UNet's config (a mapping such as unet.config), got {type(config).__name__}.")
@@ -357,8 +344,8 @@ def unet_diagram(config: Mapping[str, Any] | Any, *, title: str | None = None) -
 
     for i, lv in enumerate(levels):
         y, size = -i, f"{lv['side']}×{lv['side']}, {lv['channels']} ch"
-        box(0, y, f"{lv['down']}\n{size}\n{_blocks(lv['layers'])}", lv["attention"])
-        box(4, y, f"{lv['up']}\n{size}\n{_blocks(lv['layers'] + 1)}", _attention(lv["up"]))
+        box(0, y, f"{lv['down']}\n{size}\n{lv['layers']} residual block{'s' * (lv['layers'] != 1)}", lv["attention"])
+        box(4, y, f"{lv['up']}\n{size}\n{lv['layers'] + 1} residual blocks", _attention(lv["up"]))
         ax.annotate("", xy=(2.95, y), xytext=(1.05, y), arrowprops=dict(arrowstyle="->", color="#888888", ls="--"))
         ax.text(2, y + 0.12, "skip", ha="center", fontsize=7, color="#666666")
         if i < n - 1:
@@ -371,8 +358,8 @@ def unet_diagram(config: Mapping[str, Any] | Any, *, title: str | None = None) -
     ax.annotate("", xy=(1.3, -n + 0.1), xytext=(0, -n + 0.62), arrowprops=dict(arrowstyle="->"))
     ax.annotate("", xy=(4, -n + 0.62), xytext=(2.7, -n + 0.1), arrowprops=dict(arrowstyle="->"))
     first = levels[0]
-    ax.text(0, 0.75, f"noisy input [{u['in_channels'] or '?'}, {first['side']}, {first['side']}]", ha="center", fontsize=8)
-    ax.text(4, 0.75, f"noise guess [{u['in_channels'] or '?'}, {first['side']}, {first['side']}]", ha="center", fontsize=8)
+    for x, what in ((0, "noisy input"), (4, "noise guess")):
+        ax.text(x, 0.75, f"{what} [{u['in_channels'] or '?'}, {first['side']}, {first['side']}]", ha="center", fontsize=8)
     kinds = sorted({lv["attention"] for lv in levels} | {_attention(lv["up"]) for lv in levels} | {mid["attention"]},
                    key=list(names).index)
     for k, kind in enumerate(kinds):
@@ -397,11 +384,9 @@ def show_source(fn: Callable, start: str | None = None, stop: str | None = None)
     lines, first = inspect.getsourcelines(fn)
 
     def find(anchor: str | None, frm: int, default: int) -> int:
-        if anchor is None:
-            return default
-        for i in range(frm, len(lines)):
-            if anchor in lines[i]:
-                return i
+        hit = default if anchor is None else next((i for i in range(frm, len(lines)) if anchor in lines[i]), None)
+        if hit is not None:
+            return hit
         raise ValueError(f"no line of {fn.__qualname__} from line {first + frm} on contains {anchor!r}; "
                          "pick a piece of text that its source has (plotting.show_source(fn) prints all of it).")
 

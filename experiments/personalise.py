@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python experiments/personalise.py --method lora --steps 300 --lr 5e-3 [--prior 1]
 
 Trains one setting of ``personalise.teach`` on the eight photos (from data/storybook-sd), then measures it with
-``personalise.personal_report`` on validation seeds (80,000 onwards; the benchmark's are 70,000): success
+``evaluation.personal_report`` on validation seeds (80,000 onwards; the benchmark's are 70,000): success
 (the recogniser reads the hedgehog on the 14 unseen scenes, ``--per-scene`` seeds each), kept (the judge reads
 the action and place), adherence on the 108 seen compositions against the base model's (drift), and the
 training minutes. Each run adds one row to experiments/personalise/personalise.json; the README tabulates them.
@@ -23,6 +23,7 @@ from _common import device_label, save  # noqa: E402
 
 from course_utils import personalise as P  # noqa: E402
 from course_utils import recogniser  # noqa: E402
+from course_utils.evaluation import personal_report  # noqa: E402
 from course_utils.pipelines import load_text_to_image  # noqa: E402
 
 NAME = "personalise"
@@ -44,7 +45,7 @@ def main() -> None:
     if not any(r["method"] == "base" for r in rows):
         base = load_text_to_image(device="cpu")
         P.allow_word(base, P.IDENTIFIER)
-        rows.append({"method": "base", **P.personal_report(base, P.IDENTIFIER, recognise, per_scene=args.per_scene,
+        rows.append({"method": "base", **personal_report(base, P.IDENTIFIER, recognise, per_scene=args.per_scene,
                                                           seed=SEED)})
     base_row = next(r for r in rows if r["method"] == "base")
     base_seen = base_row["seen_adherence"]
@@ -54,7 +55,7 @@ def main() -> None:
     P.teach(pipe, how, progress=False)
     minutes = (time.perf_counter() - t0) / 60
     word = P.TI_TOKEN if args.method == "textual_inversion" else P.IDENTIFIER
-    report = P.personal_report(pipe, word, recognise, per_scene=args.per_scene, seed=SEED)
+    report = personal_report(pipe, word, recognise, per_scene=args.per_scene, seed=SEED)
     report["sample_steps"] = report.pop("steps")
     row = {**report, "method": args.method, "steps": args.steps, "lr": args.lr, "prior": args.prior, "rank": args.rank,
            "train_minutes": round(minutes, 2),

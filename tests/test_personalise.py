@@ -188,3 +188,15 @@ def test_shipped_adapters_load_into_the_shipped_model():
         assert load(pipe, data_path(folder)) in (P.TI_TOKEN, P.IDENTIFIER)
     unet = (data_path("storybook-sd") / "unet" / "diffusion_pytorch_model.safetensors").stat().st_size
     assert (data_path("personal-lora") / "pytorch_lora_weights.safetensors").stat().st_size <= unet / 20
+
+
+def test_a_textual_inversion_folder_for_another_text_encoder_is_refused(tmp_path):
+    pipe = fresh_pipe()
+    base = P.weights_digest(pipe.text_encoder)
+    P.add_word(pipe, P.TI_TOKEN)
+    folder = tmp_path / "ti"
+    P.save_textual_inversion(pipe, P.TI_TOKEN, folder / "learned_embeds.safetensors")
+    P.write_info(folder, {"method": "textual_inversion", "word": P.TI_TOKEN, "base": base})
+    assert P.load_textual_inversion(fresh_pipe(), folder) == P.TI_TOKEN
+    with pytest.raises(CheckpointError, match="another base model.*personal-ti"):
+        P.load_textual_inversion(fresh_pipe(seed=3), folder)

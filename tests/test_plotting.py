@@ -211,7 +211,7 @@ def test_show_source_prints_the_chosen_lines_numbered_as_in_the_file(capsys):
 
 
 def test_show_source_names_a_course_module_and_refuses_missing_anchors(capsys):
-    plotting.show_source(plotting.show_source, "def find", "return i")
+    plotting.show_source(plotting.show_source, "def find", "return hit")
     assert capsys.readouterr().out.startswith("course_utils/plotting.py, show_source, lines ")
     with pytest.raises(ValueError, match="no line of _example .* contains 'nowhere'"):
         plotting.show_source(_example, "nowhere")
