@@ -12,6 +12,15 @@ batch that stacks the unconditional half first and the conditional half second, 
 
     guided = guided_denoise(lambda x, t, c: unet(x, t, encoder_hidden_states=c).sample, cond, uncond, w)
     latents = samplers.sample(guided, scheduler, shape, generator=g, num_inference_steps=25)
+
+Guidance in an interval (Kynkäänniemi et al. 2024, "Applying guidance in a limited interval improves
+sample and distribution quality"): guide only while the noise level t lies in [t_lo, t_hi] and use the
+plain conditional prediction ε_cond elsewhere. The paper found guidance harmful to variety at the
+highest noise levels and of little use at the lowest. On the course's model, switching it off at the
+noisiest steps bought no measurable layout variety and cost held-out adherence once more than the 5
+noisiest of 25 were left unguided (experiments/guidance_variety).
+``interval_guided_denoise`` is diffusers' ``ClassifierFreeGuidance(start=…, stop=…)`` (``diffusers.guiders``),
+whose start / stop are fractions of the steps; ``interval_of_steps`` turns those into the t interval.
 """
 from __future__ import annotations
 
@@ -21,7 +30,7 @@ from typing import Any, Callable
 import torch
 
 __all__ = ["DEFAULT_GUIDANCE", "MAX_GUIDANCE", "check_guidance_scale", "cfg_combine", "split_guided", "stack_conditions",
-           "guided_denoise"]
+           "guided_denoise", "check_interval", "interval_of_steps", "interval_guided_denoise"]
 
 #: The guidance scale the storybook text-to-image pipeline uses unless told otherwise: measured best on
 #: held-out prompts (benchmarks/text_to_image_adherence.py), and diffusers' own default.
@@ -100,5 +109,50 @@ def guided_denoise(model: ConditionalModel, cond: torch.Tensor, uncond: torch.Te
         # one forward pass on the doubled batch: first half unconditional, second half conditional
         eps_both = model(torch.cat([x_t] * 2), t, both)
         return split_guided(eps_both, w)
+
+    return denoise
+
+
+def check_interval(t_interval: tuple[float, float]) -> tuple[float, float]:
+    """Return ``t_interval`` as (t_lo, t_hi) floats with 0 ≤ t_lo ≤ t_hi, else raise a clear ValueError."""
+    if (not isinstance(t_interval, (tuple, list)) or len(t_interval) != 2
+            or any(isinstance(t, bool) or not isinstance(t, (int, float)) for t in t_interval)):
+        raise ValueError(f"t_interval must be two timesteps (t_lo, t_hi) such as (80, 799), got {t_interval!r}.")
+    lo, hi = float(t_interval[0]), float(t_interval[1])
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0 or lo > hi:
+        raise ValueError(f"t_interval must satisfy 0 ≤ t_lo ≤ t_hi (timesteps count down from ~999 to 0), got "
+                         f"{t_interval!r}; e.g. (80, 799) guides all but the noisiest and the cleanest steps.")
+    return lo, hi
+
+
+def interval_of_steps(timesteps: torch.Tensor, start: float, stop: float) -> tuple[float, float]:
+    """The (t_lo, t_hi) that guides the same steps as diffusers' ``ClassifierFreeGuidance(start=…, stop=…)``:
+    step i of N (timesteps [N], counting down) is guided when int(start·N) ≤ i < int(stop·N)."""
+    n = len(timesteps)
+    first, last = int(start * n), int(stop * n) - 1
+    if not 0 <= first <= last < n:
+        raise ValueError(f"start={start}, stop={stop} guide no step of {n}; use 0 ≤ start < stop ≤ 1 "
+                         f"with at least one step between them.")
+    return float(timesteps[last]), float(timesteps[first])
+
+
+def interval_guided_denoise(model: ConditionalModel, cond: torch.Tensor, uncond: torch.Tensor, guidance_scale: float,
+                            t_interval: tuple[float, float]) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``denoise(x_t, t) -> ε̂``: guided with scale w while t_lo ≤ t ≤ t_hi, the conditional prediction elsewhere.
+
+    Inside the interval it is ``guided_denoise`` (one pass on [2B, ...]); outside it one pass on the
+    conditional half alone [B, ...], so an interval also saves the unconditional half's work.
+    """
+    lo, hi = check_interval(t_interval)
+    guided = guided_denoise(model, cond, uncond, guidance_scale)
+
+    def denoise(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if lo <= float(t) <= hi:
+            return guided(x_t, t)
+        if x_t.shape[0] != cond.shape[0]:
+            raise ValueError(f"{cond.shape[0]} conditions for a batch of {x_t.shape[0]} samples; give one "
+                             "condition per sample.")
+        # outside the interval: ε̂ = ε_cond
+        return model(x_t, t, cond)
 
     return denoise

@@ -7,6 +7,8 @@
 - ``judge_kid(real, fake)``: the unbiased squared MMD with the cubic polynomial kernel on the same
   features (KID). Unlike FID it has no bias from the sample size, so small sets compare fairly.
 - ``coverage(images)``: the share of the 120 compositions the judge reads at least once.
+- ``seed_variation(samples, renders, ...)``: how much the samples of one prompt differ across seeds, as a
+  share of how much fresh renders of the same composition differ across render seeds (1 = as varied as the world).
 - ``attention_in_region(attn, mask)``: how much of a word's attention map falls on the region its
   word names (a mask from ``storybook.render_masks``), against that region's share of the image.
 - ``sharpness(images)``: detail, as the mean |Laplacian| per pixel (blur scores low).
@@ -33,7 +35,7 @@ from .judge import ATTRIBUTES, KIND, Judge, load
 
 __all__ = ["load_judge", "check_images", "judge_features", "judge_labels", "adherence", "frechet_distance",
            "judge_fid", "polynomial_mmd2", "judge_kid", "coverage", "mean_pairwise_distance", "diversity",
-           "adherence_and_diversity", "attention_in_region", "sharpness", "nearest_neighbours"]
+           "adherence_and_diversity", "layout_pixels", "seed_variation", "attention_in_region", "sharpness", "nearest_neighbours"]
 
 
 @lru_cache(maxsize=4)
@@ -234,6 +236,40 @@ def adherence_and_diversity(images: torch.Tensor, captions: Sequence[str]) -> di
     (mean judge-feature distance between samples of the same caption)."""
     scores = adherence(images, list(captions))
     return {"adherence": scores["all"], "diversity": diversity(torch.from_numpy(judge_features(images)), captions)}
+
+
+def layout_pixels(images: torch.Tensor, side: int = 16) -> torch.Tensor:
+    """Images [N, 3, H, W] area-averaged to [N, 3 · side · side]: where things are and their colours, with the
+    fine detail (and a sampler's pixel noise) averaged away. At 16 px a 128 px subject is a blob of a few cells."""
+    check_images(images)
+    return torch.nn.functional.interpolate(images.double().cpu(), size=side, mode="area").flatten(1)
+
+
+def seed_variation(samples: torch.Tensor, sample_groups: Sequence[Hashable], renders: torch.Tensor,
+                   render_groups: Sequence[Hashable], *, space: str = "pixels") -> float:
+    """How much one prompt's samples vary across seeds, against the world's own variation:
+
+        seed_variation = diversity(φ(samples), prompts) / diversity(φ(renders), compositions)
+
+    ``diversity`` is the mean distance between two members of one group, averaged over the groups; the
+    renders are fresh renders of the same compositions with different render seeds (the storybook's
+    jitter of position, size, shade, facing, tilt and background). 1 = the seeds vary the picture as
+    much as the world does, 0 = every seed draws the same picture. φ: "pixels" (``layout_pixels``, 16 px:
+    the layout, which is what a fixed composition leaves to the seed) or "judge" (its features).
+    A ratio of the two means over groups, not a mean of per-group ratios, which one group of
+    renders that happen to look alike would blow up. Both must cover the same groups.
+    """
+    if space not in ("pixels", "judge"):
+        raise ValueError(f"space must be 'pixels' or 'judge', got {space!r}.")
+    if set(sample_groups) != set(render_groups):
+        raise ValueError("samples and renders must cover the same prompts (groups); render each sample's "
+                         "composition with other seeds, e.g. storybook.render_batch(comps, seeds, size).")
+    phi = layout_pixels if space == "pixels" else (lambda x: torch.from_numpy(judge_features(x)))
+    world = diversity(phi(renders), list(render_groups))
+    if world == 0:
+        raise ValueError("the renders of each composition are identical, so there is no variation to compare "
+                         "against; render each composition with two or more different seeds.")
+    return diversity(phi(samples), list(sample_groups)) / world
 
 
 def attention_in_region(attn: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, float]:

@@ -32,7 +32,7 @@ from transformers.utils import logging as _hf_logging
 
 from .checkpoints import write_manifest
 from .forward import gaussian_noise, q_sample
-from .guidance import DEFAULT_GUIDANCE, guided_denoise
+from .guidance import DEFAULT_GUIDANCE, guided_denoise, interval_guided_denoise
 from .samplers import sample
 from .sd_autoencoder import AutoencoderConfig, build_autoencoder
 from .seeding import make_generator, seeded_init
@@ -51,8 +51,8 @@ finally:
 __all__ = ["BOS", "EOS", "SDConfig", "course_captions", "course_words", "train_tokenizer", "build_text_encoder",
            "build_unet", "make_scheduler", "TextToImageModel", "tokenize", "encode_text", "drop_captions",
            "partial_caption", "latent_batch", "latent_diffusion_loss", "latent_diffusion_prediction",
-           "assemble_pipeline", "save_pipeline", "untrained_pipeline", "text_to_image_by_hand", "generate",
-           "cross_attention_maps"]
+           "assemble_pipeline", "save_pipeline", "untrained_pipeline", "text_to_image_by_hand", "initial_latents",
+           "generate", "cross_attention_maps"]
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 # The pre-tokenizer of CLIP: words, single digits and runs of punctuation (then byte-level symbols).
@@ -300,12 +300,16 @@ def untrained_pipeline(config: SDConfig | None = None, vae_config=None, *, seed:
 @torch.no_grad()
 def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str], *, generator: torch.Generator,
                           num_inference_steps: int = 25, guidance_scale: float | None = None,
-                          callback=None, negative_prompts: Sequence[str] | None = None) -> torch.Tensor:
+                          callback=None, negative_prompts: Sequence[str] | None = None,
+                          guidance_interval: tuple[float, float] | None = None,
+                          latents: torch.Tensor | None = None) -> torch.Tensor:
     """What ``pipe(prompts, generator=…, output_type="pt")`` computes, from the course's pieces: images [B, 3, H, W] in [0, 1].
 
     Without a ``guidance_scale`` it uses the pipeline's default (the one its recipe chose). (For guidance_scale
     ≤ 1 diffusers skips guidance and runs the conditional model alone; this always guides.) A negative prompt
     takes the empty prompt's place in guidance, as ``pipe(…, negative_prompt=…)`` does (notebook 10).
+    ``guidance_interval=(t_lo, t_hi)`` guides only those timesteps (``guidance.interval_guided_denoise``);
+    ``latents`` [B, 4, h, w] replace the start noise drawn from ``generator`` (``initial_latents``: one seed per image).
     """
     if guidance_scale is None:
         guidance_scale = getattr(pipe, "default_guidance", DEFAULT_GUIDANCE)
@@ -320,15 +324,28 @@ def text_to_image_by_hand(pipe: StableDiffusionPipeline, prompts: Sequence[str],
         raise ValueError(f"negative_prompts must be one text per prompt ({len(prompts)}), got {negative_prompts!r}.")
     uncond = encode_text(text_encoder, tokenize(tokenizer, negatives))
     # 2. the UNet, guided: one forward pass on [uncond; cond]
-    denoise = guided_denoise(lambda z, t, c: unet(z, t, encoder_hidden_states=c).sample, cond, uncond, guidance_scale)
+    model = lambda z, t, c: unet(z, t, encoder_hidden_states=c).sample   # noqa: E731
+    denoise = (guided_denoise(model, cond, uncond, guidance_scale) if guidance_interval is None
+               else interval_guided_denoise(model, cond, uncond, guidance_scale, guidance_interval))
     # 3. seeded noise [B, 4, h, w] → the scheduler's loop → clean latents
     size = unet.config.sample_size
     latents = sample(denoise, pipe.scheduler, (len(prompts), unet.config.in_channels, size, size),
                      generator=generator, num_inference_steps=num_inference_steps, callback=callback,
-                     device=unet.device)
+                     device=unet.device, latents=latents)
     # 4. latents / s → VAE decoder → pixels in [-1, 1] → [0, 1]
     images = vae.decode(latents / vae.config.scaling_factor).sample
     return (images / 2 + 0.5).clamp(0, 1)
+
+
+def initial_latents(pipe: StableDiffusionPipeline, seeds: Sequence[int]) -> torch.Tensor:
+    """Start noise [N, 4, h, w], row i drawn from ``make_generator(seeds[i])``: what ``pipe(…, generator=[one
+    per seed])`` starts from, so ``text_to_image_by_hand(…, latents=…)`` draws image i as ``generate`` does."""
+    if isinstance(seeds, (str, int)) or not len(seeds):
+        raise ValueError(f"seeds must be a non-empty list of ints, one per image, got {seeds!r}.")
+    size, channels = pipe.unet.config.sample_size, pipe.unet.config.in_channels
+    # x_T ~ N(0, σ_init² I), one generator per row
+    rows = [gaussian_noise((1, channels, size, size), make_generator(s)) for s in seeds]
+    return torch.cat(rows) * pipe.scheduler.init_noise_sigma
 
 
 def generate(pipe: StableDiffusionPipeline, prompts: Sequence[str], seeds: Sequence[int], *, guidance_scale: float,

@@ -17,6 +17,7 @@ sys.path.insert(0, str(EXPERIMENTS))
 
 import autoencoder_f8  # noqa: E402
 import denoiser_variants as variants  # noqa: E402
+import guidance_variety  # noqa: E402
 import sampling_spread as spread  # noqa: E402
 import text_to_image_curve as t2i_curve  # noqa: E402
 import unconditional_gap as gap  # noqa: E402
@@ -160,3 +161,29 @@ def test_the_curve_reads_the_ema_weights_of_a_text_to_image_training_checkpoint(
     assert any(not torch.equal(parts["unet"][k], v) for k, v in model.unet.state_dict().items())   # the EMA, not the last
     with pytest.raises(ValueError, match="no EMA weights"):
         t2i_curve.ema_parts({"model.unet.w": torch.zeros(1)})
+
+
+def test_guidance_variety_candidates_parse_and_bad_ones_are_refused():
+    assert guidance_variety.parse_candidate("cond") == {"name": "cond", "w": 1.0, "interval": None}
+    assert guidance_variety.parse_candidate("cfg:7.5")["w"] == 7.5
+    assert guidance_variety.parse_candidate("renders")["w"] is None
+    assert guidance_variety.parse_candidate("interval:10:80:799") == {"name": "interval:10:80:799", "w": 10.0,
+                                                                       "interval": (80.0, 799.0)}
+    for bad in ("cfg", "cfg:x", "interval:7.5:80", "pag:3"):
+        with pytest.raises(ValueError, match="a candidate is"):
+            guidance_variety.parse_candidate(bad)
+
+
+def test_guidance_variety_plan_gives_each_prompt_its_own_seeds_and_the_squirrel_the_flagship_ones():
+    rows = guidance_variety.plan(held_out_seeds=3, seen=4, seen_seeds=2, squirrel_seeds=5, seed=700_000)
+    groups = [r["group"] for r in rows]
+    assert groups.count("held_out") == 3 * len(storybook.HELD_OUT) and groups.count("seen") == 8
+    assert {r["composition"] for r in rows if r["group"] == "held_out"} == set(storybook.HELD_OUT)
+    assert all(r["composition"] in storybook.TRAIN_COMPOSITIONS for r in rows if r["group"] == "seen")
+    squirrel = [r["seed"] for r in rows if r["group"] == "squirrel"]
+    assert squirrel[:3] == [934743, 656232, 545488] and len(set(squirrel)) == 5
+    assert len({r["seed"] for r in rows}) == len(rows)           # no two images share a seed
+    # the "renders" row scores fresh renders of each row's own composition (no model needed)
+    renders = guidance_variety.draw(None, rows[:4], guidance_variety.parse_candidate("renders"), steps=25)
+    again = storybook.render_batch([r["composition"] for r in rows[:4]], [0] * 4, size=128)
+    assert renders.shape == (4, 3, 128, 128) and not torch.equal(renders, again)

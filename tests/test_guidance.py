@@ -160,3 +160,82 @@ def test_guidance_above_the_maximum_is_refused_by_the_hand_written_guidance_too(
         check_guidance_scale(1e6)
     with pytest.raises(ValueError, match="above 50"):
         cfg_combine(torch.zeros(1, 2), torch.ones(1, 2), 51)
+
+
+# ----------------------------------------------------------------------------- guidance in an interval
+def _toy_model(x, t, c):
+    """A deterministic stand-in for a UNet: ε depends on x, t and the condition c [B, 2]."""
+    return torch.tanh(x * c[:, :1, None, None] + float(t) / 1000) + c[:, 1:, None, None]
+
+
+@pytest.mark.parametrize("start, stop, w", [(0.2, 1.0, 7.5), (0.0, 0.6, 3.0), (0.2, 0.92, 5.0), (0.0, 1.0, 2.0)])
+def test_interval_guidance_equals_diffusers_guider(start, stop, w):
+    """A whole sampling loop guided by ``interval_guided_denoise`` is diffusers' ClassifierFreeGuidance(start, stop)
+    (diffusers.guiders, driven step by step with set_state) to the last bit."""
+    from diffusers import DPMSolverMultistepScheduler
+    from diffusers.guiders import ClassifierFreeGuidance
+    from course_utils.guidance import interval_guided_denoise, interval_of_steps
+    steps, shape = 25, (2, 4, 8, 8)
+    cond, uncond = torch.tensor([[1.5, 0.3], [0.7, -0.2]]), torch.tensor([[1.0, 0.0]])
+
+    def scheduler():
+        return DPMSolverMultistepScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                                           algorithm_type="dpmsolver++", steps_offset=1)
+    s = scheduler()
+    s.set_timesteps(steps)
+    t_interval = interval_of_steps(s.timesteps, start, stop)
+    ours = sample(interval_guided_denoise(_toy_model, cond, uncond, w, t_interval), s, shape,
+                  generator=make_generator(3), num_inference_steps=steps, device="cpu")
+    guider, s, guided_steps = ClassifierFreeGuidance(guidance_scale=w, start=start, stop=stop), scheduler(), 0
+    s.set_timesteps(steps)
+    x = torch.randn(shape, generator=make_generator(3))
+    for i, t in enumerate(s.timesteps):
+        guider.set_state(step=i, num_inference_steps=steps, timestep=t)
+        guided_steps += guider.num_conditions == 2
+        eps = guider.forward(_toy_model(x, t, cond), _toy_model(x, t, uncond.expand(2, 2))).pred
+        x = s.step(eps, t, x).prev_sample
+    assert torch.equal(ours, x)
+    assert guided_steps == int(stop * steps) - int(start * steps)
+    assert sum(t_interval[0] <= float(t) <= t_interval[1] for t in s.timesteps) == guided_steps
+
+
+def test_interval_guidance_is_cfg_inside_and_conditional_outside():
+    from course_utils.guidance import interval_guided_denoise
+    calls = []
+
+    def model(x, t, c):
+        calls.append(c.shape[0])
+        return _toy_model(x, t, c)
+    cond, uncond, x = torch.tensor([[1.5, 0.3]]), torch.tensor([[1.0, 0.0]]), torch.randn(1, 4, 8, 8)
+    denoise = interval_guided_denoise(model, cond, uncond, 4.0, (100, 600))
+    inside, outside = denoise(x, torch.tensor(600)), denoise(x, torch.tensor(601))
+    assert torch.equal(inside, guided_denoise(_toy_model, cond, uncond, 4.0)(x, torch.tensor(600)))
+    assert torch.equal(outside, _toy_model(x, torch.tensor(601), cond))
+    assert calls == [2, 1]                       # outside the interval only the conditional half runs
+
+
+@pytest.mark.parametrize("bad", [(600, 100), (-1, 10), (0, float("nan")), (5,), "0-999", (True, 5)])
+def test_bad_intervals_are_refused_with_a_clear_message(bad):
+    from course_utils.guidance import interval_guided_denoise
+    with pytest.raises(ValueError, match="t_interval"):
+        interval_guided_denoise(_toy_model, torch.zeros(1, 2), torch.zeros(1, 2), 3.0, bad)
+
+
+def test_interval_of_steps_refuses_an_empty_interval():
+    from course_utils.guidance import interval_of_steps
+    with pytest.raises(ValueError, match="guide no step"):
+        interval_of_steps(torch.arange(999, 0, -40), 0.5, 0.5)
+
+
+def test_by_hand_with_seeded_latents_and_a_full_interval_equals_the_pipeline(tiny_pipe):
+    """One seed per image (initial_latents) draws what pipe(…, generator=[one per seed]) draws; an interval that
+    covers every timestep is plain guidance; a narrower one changes the picture."""
+    from course_utils.text_to_image import generate, initial_latents, text_to_image_by_hand
+    prompts, seeds = ["squirrel fishing by a river", "a fox reading in a forest"], [934743, 656232]
+    theirs = generate(tiny_pipe, prompts, seeds, guidance_scale=3.0, num_inference_steps=3)
+    kwargs = dict(generator=make_generator(0), num_inference_steps=3, guidance_scale=3.0,
+                  latents=initial_latents(tiny_pipe, seeds))
+    full = text_to_image_by_hand(tiny_pipe, prompts, guidance_interval=(0, 1000), **kwargs) * 2 - 1
+    assert float((full - theirs).abs().max()) <= 1e-5
+    part = text_to_image_by_hand(tiny_pipe, prompts, guidance_interval=(0, 500), **kwargs) * 2 - 1
+    assert float((part - theirs).abs().max()) > 1e-3

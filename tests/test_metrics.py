@@ -167,6 +167,53 @@ def test_adherence_and_diversity_reads_renders_as_their_captions():
     assert metrics.adherence_and_diversity(same, ["fox reading in a forest"] * 2)["diversity"] == pytest.approx(0, abs=1e-6)
 
 
+# ----------------------------------------------------------------------------- seed_variation
+def _varied(size: int = 64):
+    """Renders of 3 compositions × 4 seeds, with their captions as groups."""
+    comps = [c for c in (("fox", "reading", "in a forest"), ("owl", "fishing", "on a beach"),
+                         ("squirrel", "fishing", "by a river")) for _ in range(4)]
+    return sb.render_batch(comps, list(range(100, 112)), size), [sb.caption(*c) for c in comps]
+
+
+@pytest.mark.parametrize("space", ["pixels", "judge"])
+def test_seed_variation_is_one_for_the_renders_themselves_and_zero_for_identical_samples(space):
+    renders, groups = _varied()
+    assert metrics.seed_variation(renders, groups, renders, groups, space=space) == pytest.approx(1.0)
+    # every seed of a prompt draws the same picture, though the prompts differ from each other: 0, not the
+    # distance between prompts
+    one_each = renders[::4].repeat_interleave(4, dim=0)
+    assert metrics.seed_variation(one_each, groups, renders, groups, space=space) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_seed_variation_scales_with_the_spread_within_a_prompt():
+    renders, groups = _varied()
+    # shrink each prompt's samples halfway towards its mean image: every pairwise distance halves (area
+    # averaging is linear), so the measure is 0.5; a squared distance would give 0.25
+    mean = renders.reshape(3, 4, *renders.shape[1:]).mean(1, keepdim=True)
+    half = (mean + 0.5 * (renders.reshape(3, 4, *renders.shape[1:]) - mean)).reshape(renders.shape)
+    assert metrics.seed_variation(half, groups, renders, groups) == pytest.approx(0.5)
+    # a different number of seeds per prompt in the two sets is fine: each side is a mean over pairs
+    assert metrics.seed_variation(renders[[0, 1, 4, 5, 8, 9]], [groups[i] for i in (0, 1, 4, 5, 8, 9)],
+                                  renders, groups) > 0
+
+
+def test_layout_pixels_averages_to_16_px():
+    x = torch.zeros(1, 3, 128, 128)
+    x[:, :, :8, :8] = 1.0                       # one 16 px cell lit
+    f = metrics.layout_pixels(x).reshape(3, 16, 16)
+    assert f[:, 0, 0].tolist() == [1.0, 1.0, 1.0] and float(f.sum()) == 3.0
+
+
+def test_seed_variation_errors():
+    renders, groups = _varied(32)
+    with pytest.raises(ValueError, match="same prompts"):
+        metrics.seed_variation(renders[:4], groups[:4], renders[4:], groups[4:])
+    with pytest.raises(ValueError, match="'pixels' or 'judge'"):
+        metrics.seed_variation(renders, groups, renders, groups, space="clip")
+    with pytest.raises(ValueError, match="identical"):
+        metrics.seed_variation(renders, groups, renders[::4].repeat_interleave(4, dim=0), groups)
+
+
 # ----------------------------------------------------------------------------- attention_in_region
 def test_attention_in_region_known_answers():
     from course_utils.metrics import attention_in_region
