@@ -38,9 +38,8 @@ from .sd_autoencoder import AutoencoderConfig, build_autoencoder
 from .seeding import make_generator, seeded_init
 from .storybook import TRAIN_COMPOSITIONS, caption
 
-# Importing the pipeline makes transformers warn, once, that CLIPImageProcessor falls back to its PIL
-# version because torchvision is not installed. No image processor is used here (no safety checker),
-# so that one warning is silenced; every other warning stays on.
+# Importing the pipeline makes transformers warn once that CLIPImageProcessor falls back to PIL (no torchvision).
+# No image processor is used here (no safety checker), so that one warning is silenced; all others stay on.
 _level = _hf_logging.get_verbosity()
 _hf_logging.set_verbosity_error()
 try:
