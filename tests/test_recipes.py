@@ -52,7 +52,8 @@ def dummy_recipe(monkeypatch):
 def test_list_names_every_recipe(capsys):
     assert train.main(["--list"]) == 0
     assert capsys.readouterr().out.split() == ["judge", "pixel-unet", "vae", "gan", "storybook-sd", "storybook-sd-decoder",
-                                              "recogniser"]
+                                              "recogniser", "personal-ti", "personal-lora", "personal-dreambooth",
+                                              "personal-dreambooth-no-prior"]
 
 
 def test_every_command_stored_in_a_shipped_record_still_reaches_its_recipe(monkeypatch, tmp_path):
