@@ -236,3 +236,27 @@ def test_story_picture_of_the_shipped_model(tmp_path):
         width, height = im.size
     assert 3 < width / height < 5 and width >= 800                               # four panels in a row
     assert sp.PROMPT in alt and str(sp.SEED) in caption and "notebook 07" in caption
+
+
+def test_index_names_the_course_timing_run_when_no_make_course_record(tmp_path, two_books):
+    src, _ = two_books
+    run = tmp_path / "course_time_full.json"
+    run.write_text(json.dumps({"command": "python benchmarks/course_time.py --mode full", "seconds": {"00_hello": 7.9},
+                               "machine": {"cpu": "AMD EPYC", "cores": 2}, "date": "2026-01-01 12:00"}))
+    bs.build_site(src, tmp_path / "site", run, repo=REPO)
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "8 s</td>" in index and "timing run" in index and "2-core AMD EPYC" in index
+    assert "2026-01-01" not in index                           # the timing run's date lives in RESULTS.md
+    assert "times-full.json" not in index                      # no build-log wording for the reader
+    assert "* not in that run" in index                        # 01_* has no time in the run: marked
+
+
+def test_main_falls_back_to_the_course_timing_run(monkeypatch, tmp_path, two_books):
+    src, _ = two_books
+    run = tmp_path / "course_time_full.json"
+    run.write_text(json.dumps({"command": "c", "seconds": {"00_hello": 7.9}, "machine": {"cpu": "X", "cores": 2}}))
+    monkeypatch.setattr(bs, "DEFAULT_TIMES", tmp_path / "absent.json")
+    monkeypatch.setattr(bs, "TIMING_RUN", run)
+    site = tmp_path / "site"
+    assert bs.main(["--src", str(src), "--out", str(site), "--no-story", "--times", str(tmp_path / "absent.json")]) == 0
+    assert "8 s</td>" in (site / "index.html").read_text()

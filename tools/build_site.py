@@ -3,8 +3,9 @@
     python tools/build_site.py                      # build/notebooks → build/site (make course runs this)
     python tools/build_site.py --src notebooks      # from the committed notebooks (make site)
 
-The index lists every notebook with the time it took to run (build/times-full.json, written by
-tools/run_notebooks.py; failing that, the cell timings nbclient recorded in the notebook). Each page
+The index lists every notebook with the time it took to run: your own last ``make course``
+(build/times-full.json, written by tools/run_notebooks.py), else the course's timing run
+(benchmarks/results/course_time_full.json), else the cell timings nbclient recorded in the notebook. Each page
 has the notebook's figures embedded as data: URIs, links to the other notebooks rewritten from
 ``NN_name.ipynb`` to ``NN_name.html`` (a link to a notebook that is not in the build becomes plain
 text, and the builder says so), relative links to repository files pointed at the repository on
@@ -42,6 +43,8 @@ import nbformat
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TIMES = ROOT / "build" / "times-full.json"                          # what `make course` writes
+TIMING_RUN = ROOT / "benchmarks" / "results" / "course_time_full.json"      # the course's own timing run
 sys.path.insert(0, str(ROOT))
 from course_utils.colab import SETUP_TAG, binder_url, colab_url, repository_url, source_url  # noqa: E402
 
@@ -237,10 +240,17 @@ def _index(rows: list[dict], times: dict, repo: str, story: tuple[str, str] | No
         body.append(f'<tr><td>{r["number"]}</td><td><a href="{r["stem"]}.html">{html.escape(r["title"])}</a></td>'
                     f'<td>{html.escape(r["subtitle"])}</td><td class="num">{secs}</td></tr>')
     total = sum(r["seconds"] or 0 for r in rows)
-    where = (f'measured by <code>make course</code> (full mode) on {times.get("date", "?")}, '
-             f'{times.get("threads", "?")} CPU threads' if times else "from the notebooks' own cell timings")
-    star = ("<br>* no time in build/times-full.json for this notebook: the cell timings saved in it."
-            if any(not r["from_record"] and r["seconds"] is not None for r in rows) else "")
+    if "machine" in times:              # the course's timing run (benchmarks/results/course_time_full.json)
+        m = times["machine"]
+        where = (f'from the course\'s timing run (<code>{html.escape(times.get("command", "course_time.py"))}</code>) '
+                 f'on a {m.get("cores", "?")}-core {html.escape(str(m.get("cpu", "?")))} with nothing else running')
+    elif times:                         # the reader's own `make course`
+        where = (f'measured by <code>make course</code> (full mode) on {times.get("date", "?")}, '
+                 f'{times.get("threads", "?")} CPU threads')
+    else:
+        where = "from the notebooks' own cell timings (kernel start not counted)"
+    star = ("<br>* not in that run: from the notebook's own cell timings (kernel start not counted)."
+            if times and any(not r["from_record"] and r["seconds"] is not None for r in rows) else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>How diffusion draws: the course map</title><link rel="stylesheet" href="course.css"></head>
@@ -318,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--src", type=Path, default=ROOT / "build" / "notebooks", help="executed notebooks")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "site", help="where the site goes")
-    parser.add_argument("--times", type=Path, default=ROOT / "build" / "times-full.json", help="times record")
+    parser.add_argument("--times", type=Path, default=DEFAULT_TIMES,
+                        help="times record (default: your last `make course`, else the course's timing run)")
     parser.add_argument("--no-story", action="store_true", help="leave the front page's picture out")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
@@ -326,7 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_story:
         from story_picture import draw_for_site          # torch and the model, only when drawing
         story = draw_for_site
-    report = build_site(args.src, args.out, args.times, story=story)
+    times = args.times
+    if not times.is_file() and args.times == DEFAULT_TIMES:    # no `make course` yet: the course's timing run
+        times = TIMING_RUN
+    report = build_site(args.src, args.out, times, story=story)
     for page, target in report.missing_links:
         print(f"  note: {page} links to {target}, which is not in this build (shown as plain text)")
     print(f"Site: {len(report.pages)} pages + index in {report.out} ({report.size_bytes / 1e6:.1f} MB, "
