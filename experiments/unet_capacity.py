@@ -1,7 +1,8 @@
 """Which UNet learns the storybook fastest on a CPU: the shipped size, wider channels, or attention at 16×16?
 
-    nice -n 10 .venv/bin/python experiments/unet_capacity.py --minutes 13 [--arms shipped wide attn16]
+    nice -n 10 .venv/bin/python experiments/unet_capacity.py --minutes 18 [--arms shipped wide attn16]
         [--pool 2160] [--per-group 36] [--fid-n 200] [--redraw-n 40]
+    nice -n 10 .venv/bin/python experiments/unet_capacity.py --shipped-only     (the shipped model, same measures)
 
 Issue #26 asks for a UNet that draws what the decoder can show. This probe trains each arm from scratch for the
 same WALL minutes (one torch thread), on the shipped autoencoder's latents of a smaller pool (``--pool`` renders,
@@ -137,16 +138,26 @@ def measure(model: TextToImageModel, shipped, *, per_group: int, fid_n: int, red
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
-    parser.add_argument("--minutes", type=float, default=13.0, help="wall minutes of training per arm")
+    parser.add_argument("--minutes", type=float, default=18.0, help="wall minutes of training per arm")
     parser.add_argument("--pool", type=int, default=2160)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--per-group", type=int, default=36)
     parser.add_argument("--fid-n", type=int, default=200)
     parser.add_argument("--redraw-n", type=int, default=40)
     parser.add_argument("--out", default=str(HERE / NAME), help="folder of the JSON (a smoke run: elsewhere)")
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="measure the shipped model itself the same way (unet_capacity_shipped.json), train nothing")
     args = parser.parse_args()
     torch.set_num_threads(1)
     shipped = load_text_to_image("storybook-sd", device="cpu")
+    if args.shipped_only:
+        model = TextToImageModel(shipped.text_encoder, shipped.unet, make_scheduler(SDConfig()).alphas_cumprod)
+        row = measure(model, shipped, per_group=args.per_group, fid_n=args.fid_n, redraw_n=args.redraw_n)
+        print(json.dumps(row), flush=True)
+        print("wrote", save(f"{NAME}_shipped", {"device": device_label(), "per_group": args.per_group, "fid_n": args.fid_n,
+                                                "redraw_n": args.redraw_n, "guidance_scale": shipped.default_guidance,
+                                                **row}, folder=Path(args.out)))
+        return
     recipe = replace(Recipe(), unet_batch=args.batch)
     cache, shown, cache_s = latent_cache(shipped, args.pool)
     print(f"latent cache: {len(shown)} renders, {cache_s} s", flush=True)
