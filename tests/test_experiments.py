@@ -21,6 +21,7 @@ import guidance_variety  # noqa: E402
 import sampling_spread as spread  # noqa: E402
 import text_to_image_curve as t2i_curve  # noqa: E402
 import unconditional_gap as gap  # noqa: E402
+import unet_capacity  # noqa: E402
 
 from course_utils import storybook  # noqa: E402
 from course_utils.recipes import pixel_unet  # noqa: E402
@@ -187,3 +188,29 @@ def test_guidance_variety_plan_gives_each_prompt_its_own_seeds_and_the_squirrel_
     renders = guidance_variety.draw(None, rows[:4], guidance_variety.parse_candidate("renders"), steps=25)
     again = storybook.render_batch([r["composition"] for r in rows[:4]], [0] * 4, size=128)
     assert renders.shape == (4, 3, 128, 128) and not torch.equal(renders, again)
+
+
+def test_the_wall_budget_schedule_warms_up_by_steps_then_decays_by_time_to_a_tenth():
+    lr = unet_capacity.wall_lr
+    assert lr(0, 0.0, lr=2e-3, warmup_steps=100) == pytest.approx(2e-5)
+    assert lr(49, 0.9, lr=2e-3, warmup_steps=100) == pytest.approx(1e-3)          # warm-up ignores the time
+    assert lr(100, 0.0, lr=2e-3, warmup_steps=100) == pytest.approx(2e-3)
+    assert lr(500, 0.5, lr=2e-3, warmup_steps=100) == pytest.approx(1.1e-3)
+    assert lr(900, 1.0, lr=2e-3, warmup_steps=100) == pytest.approx(2e-4)
+    assert lr(950, 1.3, lr=2e-3, warmup_steps=100) == pytest.approx(2e-4)         # past the budget: stays at 10 %
+    with pytest.raises(ValueError, match="share of the wall budget"):
+        lr(5, -0.1, lr=2e-3, warmup_steps=0)
+
+
+def test_the_capacity_arms_differ_from_the_shipped_unet_only_as_named():
+    from course_utils.text_to_image import build_unet
+    nets = {name: build_unet(config) for name, config in unet_capacity.ARMS.items()}
+    size = {name: sum(p.numel() for p in net.parameters()) for name, net in nets.items()}
+    assert size["wide"] > 3 * size["shipped"] and size["shipped"] < size["attn16"] < size["wide"]
+    assert not hasattr(nets["shipped"].down_blocks[0], "attentions")
+    assert hasattr(nets["attn16"].down_blocks[0], "attentions")
+    assert nets["wide"].config.block_out_channels == (64, 128)
+    z = torch.zeros(1, 4, 16, 16)
+    text = torch.zeros(1, 16, 64)
+    for net in nets.values():
+        assert net(z, torch.tensor([10]), encoder_hidden_states=text).sample.shape == z.shape
