@@ -3,6 +3,7 @@ whole PSNR, subject detail and judge adherence grow with training minutes (issue
 
     .venv/bin/python experiments/subject_autoencoder.py --eval-minutes 5 10 20 30 45 --threads 1 --out runs/subject_autoencoder/A
     .venv/bin/python experiments/subject_autoencoder.py --eval-minutes 5 10 20 30 --subject-weight 10 --eval-raw --threads 1 --out runs/subject_autoencoder/B-w10
+    .venv/bin/python experiments/subject_autoencoder.py --shipped-only --threads 1     # the shipped decoder fine-tune, same measure
     .venv/bin/python experiments/subject_autoencoder.py --eval-minutes 1 2 --n-eval 12 --batch 2 --out runs/subject_autoencoder/smoke   # 2-minute check
 
 Starts from ``data/storybook-sd/vae_before_decoder_finetune`` (the autoencoder as its own stage left it, before
@@ -114,12 +115,21 @@ def main() -> None:
                         help="also evaluate the trained weights themselves (row['raw']), to see the EMA's lag")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
     parser.add_argument("--source", default="data/storybook-sd")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="folder for the checkpoint and the EMA autoencoder (under runs/)")
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="only evaluate the shipped decoder-fine-tuned 'vae' the same way (the reference row)")
     args = parser.parse_args()
-    if sorted(args.eval_minutes) != args.eval_minutes or args.eval_minutes[0] <= 0:
-        parser.error("--eval-minutes must be positive and rising, e.g. 5 10 20")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.shipped_only:
+        report = reconstruction_report(load_autoencoder(args.source, "vae"), n=args.n_eval, size=128)
+        print("wrote", save(f"{NAME}-shipped", folder=HERE / NAME, data={
+            "autoencoder": f"{args.source}/vae", "report": {k: report[k] for k in REPORT_KEYS}, "n": args.n_eval}))
+        return
+    if args.out is None:
+        parser.error("--out is required (the folder for the checkpoint and the trained autoencoder)")
+    if sorted(args.eval_minutes) != args.eval_minutes or args.eval_minutes[0] <= 0:
+        parser.error("--eval-minutes must be positive and rising, e.g. 5 10 20")
     autocast = training_autocast()
     vae = load_autoencoder(args.source, START)
     perceptual = JudgePerceptual(metrics.load_judge()) if args.perceptual_weight > 0 else None
