@@ -19,6 +19,7 @@ import autoencoder_f8  # noqa: E402
 import denoiser_variants as variants  # noqa: E402
 import guidance_variety  # noqa: E402
 import sampling_spread as spread  # noqa: E402
+import subject_autoencoder  # noqa: E402
 import text_to_image_curve as t2i_curve  # noqa: E402
 import unconditional_gap as gap  # noqa: E402
 import unet_capacity  # noqa: E402
@@ -214,3 +215,24 @@ def test_the_capacity_arms_differ_from_the_shipped_unet_only_as_named():
     text = torch.zeros(1, 16, 64)
     for net in nets.values():
         assert net(z, torch.tensor([10]), encoder_hidden_states=text).sample.shape == z.shape
+
+def test_subject_weighted_l1_counts_subject_pixels_weight_times():
+    x = torch.zeros(1, 3, 2, 2)
+    x_hat = torch.tensor([1.0, 0.0, 0.0, 0.0]).view(1, 1, 2, 2).expand(1, 3, 2, 2)   # error 1 on one pixel
+    subject = torch.tensor([[[True, False], [False, False]]])
+    l1 = subject_autoencoder.subject_weighted_l1
+    assert float(l1(x_hat, x, subject, 1.0)) == pytest.approx(0.25)               # weight 1: the plain mean
+    assert float(l1(x_hat, x, subject, 5.0)) == pytest.approx(5 / 8)               # 5 · 1 / (5 + 1 + 1 + 1)
+    assert float(l1(x_hat, x, ~subject, 5.0)) == pytest.approx(1 / 16)             # the error off the subject
+    with pytest.raises(ValueError, match="weight must be"):
+        l1(x_hat, x, subject, 0.5)
+
+
+def test_steps_for_minutes_reaches_the_target_time_and_always_moves_on():
+    steps = subject_autoencoder.steps_for_minutes
+    assert steps(0, 0.0, 5.0, 1.5) == 200                      # 300 s at 1.5 s a step
+    assert steps(200, 5.0, 10.0, 2.0) == 350
+    assert steps(350, 10.2, 10.0, 2.0) == 351                   # already past the target: one more step
+    with pytest.raises(ValueError):
+        steps(0, 0.0, 5.0, 0.0)
+
