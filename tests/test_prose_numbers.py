@@ -187,12 +187,12 @@ CLAIMS = [
     Claim("05", "| 28 to [[34]] |", lambda: max(r["judge_fid"] for r in result("loss_weighting")["rows"])),
     # 06: the guidance sweep, as printed by the notebook
     Claim("06", "the prompt is ignored: adherence [[0.00]]", lambda: printed("06", SWEEP.format(w=0.0))),
-    Claim("06", "wanders off the prompt now and then ([[0.73]])", lambda: printed("06", SWEEP.format(w=1.0))),
-    Claim("06", "adherence peaks at [[0.90]]", lambda: printed("06", SWEEP.format(w=2.0))),
-    Claim("06", "(diversity [[5.26]] → 4.22)", lambda: printed("06", DIVERSITY.format(w=1.0))),
-    Claim("06", "(diversity 5.26 → [[4.22]])", lambda: printed("06", DIVERSITY.format(w=2.0))),
+    Claim("06", "wanders off the prompt now and then ([[0.78]])", lambda: printed("06", SWEEP.format(w=1.0))),
+    Claim("06", "adherence peaks at [[0.92]]", lambda: printed("06", SWEEP.format(w=2.0))),
+    Claim("06", "(diversity [[5.04]] → 4.03)", lambda: printed("06", DIVERSITY.format(w=1.0))),
+    Claim("06", "(diversity 5.04 → [[4.03]])", lambda: printed("06", DIVERSITY.format(w=2.0))),
     Claim("06", "At w = 4 adherence falls to [[0.56]]", lambda: printed("06", SWEEP.format(w=4.0))),
-    Claim("06", "at w = 7.5 to [[0.19]]", lambda: printed("06", SWEEP.format(w=7.5))),
+    Claim("06", "at w = 7.5 to [[0.28]]", lambda: printed("06", SWEEP.format(w=7.5))),
     Claim("06", "dropped with probability [[5]]%", lambda: 100 * record("pixel-unet")["recipe"]["p_each"]),
     # 07: the latent scaling factor, the autoencoder's bargain, caption dropout
     Claim("07", "a 16×16×4 latent, [[8]] times smaller per side",
