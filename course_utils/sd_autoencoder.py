@@ -28,7 +28,8 @@ from .training import Objective
 
 __all__ = ["AutoencoderConfig", "build_autoencoder", "autoencoder_loss", "encode_latents", "latent_scaling_factor",
            "reconstruction_errors", "psnr", "PatchDiscriminator", "JudgePerceptual", "AutoencoderWithCritic",
-           "AdversarialWeights", "adversarial_objectives", "decoder_parameters", "decoder_finetune_loss", "subject_psnr"]
+           "AdversarialWeights", "adversarial_objectives", "decoder_parameters", "subject_weighted_l1",
+           "decoder_finetune_loss", "subject_psnr"]
 
 
 @dataclass
@@ -243,6 +244,15 @@ def decoder_parameters(vae: AutoencoderKL) -> list[nn.Parameter]:
     return [*vae.post_quant_conv.parameters(), *vae.decoder.parameters()]
 
 
+def subject_weighted_l1(x_hat: torch.Tensor, x: torch.Tensor, subject: torch.Tensor, weight: float) -> torch.Tensor:
+    """Σ w · |x − x̂| / Σ w over pixels and colour channels, w = ``weight`` where ``subject`` [B, H, W] is true
+    and 1 elsewhere (weight 1: the plain mean absolute error). Make-A-Scene's object-aware reconstruction term."""
+    if weight < 1:
+        raise ValueError(f"subject_weight must be ≥ 1 (1 = every pixel counts the same), got {weight!r}.")
+    w = 1 + (weight - 1) * subject[:, None].to(x.dtype)     # broadcasts over the three colour channels
+    return (w * (x_hat - x).abs()).sum() / (w.sum() * x.shape[1])
+
+
 def decoder_finetune_loss(perceptual: JudgePerceptual | None, *, subject_weight: float = 5.0,
                           perceptual_weight: float = 0.1):
     """The decoder fine-tune's loss ``loss(vae, batch, generator)`` for the one training loop. Batches are
@@ -256,9 +266,7 @@ def decoder_finetune_loss(perceptual: JudgePerceptual | None, *, subject_weight:
             posterior = vae.encode(x).latent_dist
             z = posterior.mean + posterior.std * gaussian_noise(posterior.mean.shape, g, device=x.device)
         x_hat = vae.decode(z).sample.float()
-        w = 1 + (subject_weight - 1) * subject[:, None].to(x.dtype)
-        # Σ w · |x − x̂| / Σ w   (w broadcasts over the three colour channels)
-        rec = (w * (x_hat - x).abs()).sum() / (w.sum() * x.shape[1])
+        rec = subject_weighted_l1(x_hat, x, subject, subject_weight)
         if perceptual is None or perceptual_weight == 0:
             return rec
         p = perceptual(x, x_hat).mean()

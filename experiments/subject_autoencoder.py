@@ -48,21 +48,12 @@ from course_utils.env import cpu_model, training_autocast  # noqa: E402
 from course_utils.evaluation import reconstruction_report  # noqa: E402
 from course_utils.forward import gaussian_noise  # noqa: E402
 from course_utils.pipelines import load_autoencoder  # noqa: E402
-from course_utils.sd_autoencoder import JudgePerceptual  # noqa: E402
+from course_utils.sd_autoencoder import JudgePerceptual, subject_weighted_l1  # noqa: E402
 from course_utils.training import TrainConfig, train  # noqa: E402
 
 NAME = "subject_autoencoder"
 START = "vae_before_decoder_finetune"
 REPORT_KEYS = ("subject_psnr_db", "psnr_db", "subject_detail_ratio", "detail_ratio", "judge_adherence")
-
-
-def subject_weighted_l1(x_hat: torch.Tensor, x: torch.Tensor, subject: torch.Tensor, weight: float) -> torch.Tensor:
-    """Σ w · |x − x̂| / Σ w over pixels and colour channels, w = ``weight`` where ``subject`` [B, H, W] is
-    true and 1 elsewhere (so weight 1 is the plain mean absolute error)."""
-    if weight < 1:
-        raise ValueError(f"weight must be ≥ 1 (1 = every pixel counts the same), got {weight!r}.")
-    w = 1 + (weight - 1) * subject[:, None].to(x.dtype)
-    return (w * (x_hat - x).abs()).sum() / (w.sum() * x.shape[1])
 
 
 def steps_for_minutes(done: int, minutes: float, target: float, seconds_per_step: float) -> int:

@@ -216,17 +216,6 @@ def test_the_capacity_arms_differ_from_the_shipped_unet_only_as_named():
     for net in nets.values():
         assert net(z, torch.tensor([10]), encoder_hidden_states=text).sample.shape == z.shape
 
-def test_subject_weighted_l1_counts_subject_pixels_weight_times():
-    x = torch.zeros(1, 3, 2, 2)
-    x_hat = torch.tensor([1.0, 0.0, 0.0, 0.0]).view(1, 1, 2, 2).expand(1, 3, 2, 2)   # error 1 on one pixel
-    subject = torch.tensor([[[True, False], [False, False]]])
-    l1 = subject_autoencoder.subject_weighted_l1
-    assert float(l1(x_hat, x, subject, 1.0)) == pytest.approx(0.25)               # weight 1: the plain mean
-    assert float(l1(x_hat, x, subject, 5.0)) == pytest.approx(5 / 8)               # 5 · 1 / (5 + 1 + 1 + 1)
-    assert float(l1(x_hat, x, ~subject, 5.0)) == pytest.approx(1 / 16)             # the error off the subject
-    with pytest.raises(ValueError, match="weight must be"):
-        l1(x_hat, x, subject, 0.5)
-
 
 def test_steps_for_minutes_reaches_the_target_time_and_always_moves_on():
     steps = subject_autoencoder.steps_for_minutes

@@ -7,7 +7,7 @@ import torch
 
 from course_utils import storybook
 from course_utils.sd_autoencoder import (autoencoder_loss, build_autoencoder, encode_latents, latent_scaling_factor,
-                                         psnr, reconstruction_errors)
+                                         psnr, reconstruction_errors, subject_weighted_l1)
 from course_utils.seeding import make_generator
 from sd_tiny import TINY_VAE
 
@@ -158,3 +158,15 @@ def test_subject_psnr_counts_only_the_subject():
     assert subject_psnr(outside_only, x, subject) >= 100
     on_subject = x + 0.2 * subject[:, None].float()               # MSE 0.04 inside → 20 dB
     assert subject_psnr(on_subject, x, subject) == pytest.approx(20.0, abs=1e-4)
+
+
+def test_subject_weighted_l1_counts_subject_pixels_weight_times():
+    x = torch.zeros(1, 3, 2, 2)
+    x_hat = torch.tensor([1.0, 0.0, 0.0, 0.0]).view(1, 1, 2, 2).expand(1, 3, 2, 2)   # error 1 on one pixel
+    subject = torch.tensor([[[True, False], [False, False]]])
+    l1 = subject_weighted_l1
+    assert float(l1(x_hat, x, subject, 1.0)) == pytest.approx(0.25)               # weight 1: the plain mean
+    assert float(l1(x_hat, x, subject, 5.0)) == pytest.approx(5 / 8)               # 5 · 1 / (5 + 1 + 1 + 1)
+    assert float(l1(x_hat, x, ~subject, 5.0)) == pytest.approx(1 / 16)             # the error off the subject
+    with pytest.raises(ValueError, match="subject_weight must be"):
+        l1(x_hat, x, subject, 0.5)
