@@ -254,21 +254,27 @@ def subject_weighted_l1(x_hat: torch.Tensor, x: torch.Tensor, subject: torch.Ten
 
 
 def decoder_finetune_loss(perceptual: JudgePerceptual | None, *, subject_weight: float = 5.0,
-                          perceptual_weight: float = 0.1):
-    """The decoder fine-tune's loss ``loss(vae, batch, generator)`` for the one training loop. Batches are
-    ``{"images": [B, 3, H, W] in [-1, 1], "subject": bool [B, H, W]}`` (``storybook.subject_masks``)."""
+                          perceptual_weight: float = 0.1, train_encoder: bool = False, kl_weight: float = 0.0):
+    """The subject-weighted fine-tune's loss ``loss(vae, batch, generator)`` for the one training loop. Batches are
+    ``{"images": [B, 3, H, W] in [-1, 1], "subject": bool [B, H, W]}`` (``storybook.subject_masks``).
+    By default the encoder is frozen (its latents computed without gradient: only the decoder learns); with
+    ``train_encoder`` it learns too, and ``kl_weight`` × KL keeps its latents near N(0, I), as in the autoencoder stage."""
     if subject_weight < 1:
         raise ValueError(f"subject_weight must be ≥ 1 (1 = every pixel counts the same), got {subject_weight!r}.")
 
     def loss(vae: AutoencoderKL, batch: dict, g: torch.Generator):
         x, subject = batch["images"], batch["subject"]
-        with torch.no_grad():                          # the frozen encoder: only the decoder learns
+        with torch.set_grad_enabled(train_encoder and torch.is_grad_enabled()):
             posterior = vae.encode(x).latent_dist
             z = posterior.mean + posterior.std * gaussian_noise(posterior.mean.shape, g, device=x.device)
         x_hat = vae.decode(z).sample.float()
         rec = subject_weighted_l1(x_hat, x, subject, subject_weight)
-        if perceptual is None or perceptual_weight == 0:
-            return rec
-        p = perceptual(x, x_hat).mean()
-        return rec + perceptual_weight * p, {"rec": rec.detach(), "perceptual": p.detach()}
+        total, terms = rec, {"rec": rec.detach()}
+        if train_encoder and kl_weight > 0:
+            kl = posterior.kl().float().sum() / x.numel()
+            total, terms["kl"] = total + kl_weight * kl, kl.detach()
+        if perceptual is not None and perceptual_weight > 0:
+            p = perceptual(x, x_hat).mean()
+            total, terms["perceptual"] = total + perceptual_weight * p, p.detach()
+        return (total, terms) if len(terms) > 1 else total
     return loss

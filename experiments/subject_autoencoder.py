@@ -46,9 +46,8 @@ from _common import save  # noqa: E402
 from course_utils import metrics, storybook  # noqa: E402
 from course_utils.env import cpu_model, training_autocast  # noqa: E402
 from course_utils.evaluation import reconstruction_report  # noqa: E402
-from course_utils.forward import gaussian_noise  # noqa: E402
 from course_utils.pipelines import load_autoencoder  # noqa: E402
-from course_utils.sd_autoencoder import JudgePerceptual, subject_weighted_l1  # noqa: E402
+from course_utils.sd_autoencoder import JudgePerceptual, decoder_finetune_loss  # noqa: E402
 from course_utils.training import TrainConfig, train  # noqa: E402
 
 NAME = "subject_autoencoder"
@@ -66,21 +65,10 @@ def steps_for_minutes(done: int, minutes: float, target: float, seconds_per_step
 
 def encoder_and_decoder_loss(perceptual: JudgePerceptual | None, *, subject_weight: float, perceptual_weight: float,
                              kl_weight: float):
-    """``loss(vae, batch, generator)`` for the one training loop, batches from ``storybook.subject_batch``."""
-    def loss(vae, batch: dict, g: torch.Generator):
-        x, subject = batch["images"], batch["subject"]
-        posterior = vae.encode(x).latent_dist           # the encoder learns too: new latents
-        z = posterior.mean + posterior.std * gaussian_noise(posterior.mean.shape, g, device=x.device)
-        x_hat = vae.decode(z).sample.float()
-        rec = subject_weighted_l1(x_hat, x, subject, subject_weight)
-        kl = posterior.kl().float().sum() / x.numel()
-        terms = {"rec": rec.detach(), "kl": kl.detach()}
-        total = rec + kl_weight * kl
-        if perceptual is not None and perceptual_weight > 0:
-            p = perceptual(x, x_hat).mean()
-            total, terms["perceptual"] = total + perceptual_weight * p, p.detach()
-        return total, terms
-    return loss
+    """``loss(vae, batch, generator)`` for the one training loop, batches from ``storybook.subject_batch``: the
+    recipe's subject-weighted loss with the encoder learning too (the storybook-sd recipe's subject stage)."""
+    return decoder_finetune_loss(perceptual, subject_weight=subject_weight, perceptual_weight=perceptual_weight,
+                                 train_encoder=True, kl_weight=kl_weight)
 
 
 def ema_copy(vae, ema_state: dict) -> torch.nn.Module:

@@ -106,6 +106,8 @@ def test_unwritable_folders_and_bad_steps_are_refused_before_training(dummy_reci
         train.main(["dummy", "--out", str(tmp_path / "out"), "--run-dir", str(blocker)])
     with pytest.raises(SystemExit, match="--steps must be"):
         train.main(["dummy", "--steps", "0", "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="--from-autoencoder is an option of storybook-sd only"):
+        train.main(["dummy", "--from-autoencoder", str(tmp_path), "--out", str(tmp_path / "out")])
     assert dummy_recipe == []                                  # nothing ran
 
 
@@ -272,6 +274,7 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
                    sd=replace(TINY_SD, latent_channels=r.vae.latent_channels), unet_steps=2, unet_batch=4,
                    unet_warmup=1, eval_per_group=2, eval_steps=2, eval_reconstructions=4, validation_per_group=2,
                    guidance_candidates=(1.0, 3.0),
+                   subject=replace(r.subject, steps=2, batch=2),
                    decoder=replace(r.decoder, steps=2, batch=2, eval_reconstructions=4, eval_redraw=2))
     record = storybook_sd.build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=tiny, progress=False)
     chosen = record["default_guidance"]
@@ -297,6 +300,21 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
     assert record["decoder_finetune"]["steps"] == 2 and record["decoder_finetune"]["autocast"] in ("bf16", "fp32")
     assert set(record["metrics"]["redraw_fidelity"]) == {"after_decoder_finetune", "before_decoder_finetune"}
     assert "subject_psnr_db" in record["metrics"]["vae_reconstruction"]["before_decoder_finetune"]
+    # stage 2b: the whole autoencoder, encoder included, trained on the subject before the latents were cached
+    stage2 = load_autoencoder(tmp_path / "storybook-sd", storybook_sd.BEFORE_SUBJECT)
+    assert any(not torch.equal(a, b) for a, b in zip(stage2.encoder.state_dict().values(),
+                                                     first.encoder.state_dict().values()))
+    assert record["subject_finetune"]["recipe"]["train_encoder"] is True and record["subject_finetune"]["steps"] == 2
+    assert "subject_psnr_db" in record["metrics"]["vae_reconstruction"]["before_subject_finetune"]
+    # a build that starts from that autoencoder skips stage 2 and says so; the later stages give the same model
+    later = storybook_sd.build(tmp_path / "from", run_dir=tmp_path / "run-from", recipe=tiny, progress=False,
+                               from_autoencoder=tmp_path / "storybook-sd" / storybook_sd.BEFORE_SUBJECT)
+    assert later["autoencoder_from"]["folder"].endswith(storybook_sd.BEFORE_SUBJECT)
+    assert later["latent_scaling_factor"] == record["latent_scaling_factor"]
+    assert all(torch.equal(a, b) for a, b in zip(load_text_to_image(tmp_path / "from").unet.state_dict().values(),
+                                                 pipe.unet.state_dict().values()))
+    with pytest.raises(FileNotFoundError, match="holds no autoencoder.*vae_before_subject_finetune"):
+        storybook_sd.build(tmp_path / "x", run_dir=tmp_path / "run-x", recipe=tiny, from_autoencoder=tmp_path / "nothing")
     # the stage alone, on the saved pipeline: it starts from the kept autoencoder, so it repeats bit for bit
     again = sd_decoder.build(tmp_path / "storybook-sd", run_dir=tmp_path / "run-decoder",
                              recipe=replace(r.decoder, steps=2, batch=2, eval_reconstructions=4, eval_redraw=2,
@@ -318,7 +336,7 @@ def test_steps_scale_the_vae_in_proportion():
     recipe = storybook_sd.RECIPE
     quick = storybook_sd._scaled(recipe, 15)
     assert quick.unet_steps == 15 and 1 <= quick.vae_steps < recipe.vae_steps and storybook_sd._scaled(recipe, None) == recipe
-    assert 1 <= quick.decoder.steps < recipe.decoder.steps
+    assert 1 <= quick.decoder.steps < recipe.decoder.steps and 1 <= quick.subject.steps < recipe.subject.steps
 
 
 @pytest.mark.slow

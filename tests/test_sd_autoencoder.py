@@ -170,3 +170,17 @@ def test_subject_weighted_l1_counts_subject_pixels_weight_times():
     assert float(l1(x_hat, x, ~subject, 5.0)) == pytest.approx(1 / 16)             # the error off the subject
     with pytest.raises(ValueError, match="subject_weight must be"):
         l1(x_hat, x, subject, 0.5)
+
+
+def test_the_subject_stage_trains_the_encoder_too_with_a_kl_term():
+    from course_utils.sd_autoencoder import decoder_finetune_loss
+    from course_utils.training import TrainConfig, train
+    vae = build_autoencoder(TINY_VAE, seed=0)
+    before = {k: v.clone() for k, v in vae.state_dict().items()}
+    loss = decoder_finetune_loss(None, train_encoder=True, kl_weight=1e-6)
+    total, terms = loss(vae, _subject_batch(), make_generator(0))
+    assert set(terms) == {"rec", "kl"} and float(terms["kl"]) > 0
+    assert float(total.detach()) == pytest.approx(float(terms["rec"] + 1e-6 * terms["kl"]), rel=1e-6)
+    train(vae, loss, lambda step, g: storybook.subject_batch(2, g, 64), TrainConfig(steps=2, lr=1e-2), progress=False)
+    after = vae.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("encoder."))

@@ -1,6 +1,7 @@
 """The workshop: how every shipped model is trained, one module per model, and the one record writer.
 
     python -m course_utils.train <recipe> [--steps N] [--seed S] [--out DIR] [--run-dir DIR] [--fresh]
+    python -m course_utils.train storybook-sd --from-autoencoder DIR   # skip its autoencoder stage: start from DIR
     python -m course_utils.train all          # what `make models` runs
     python -m course_utils.train --list
 
@@ -68,10 +69,14 @@ def check_folders(name: str, out_dir: Path, run_dir: Path) -> None:
 
 
 def build(name: str, *, out_dir: Path | None = None, run_dir: Path | None = None,
-          steps: int | None = None, seed: int | None = None, fresh: bool = False) -> dict:
+          steps: int | None = None, seed: int | None = None, fresh: bool = False,
+          from_autoencoder: Path | None = None) -> dict:
     """Run recipe ``name``; returns its record (also written to ``out_dir/record.json``)."""
     if name not in RECIPES:
         raise _unknown(name)
+    if from_autoencoder is not None and name != "storybook-sd":
+        raise SystemExit(f"--from-autoencoder is an option of storybook-sd only (it skips that recipe's autoencoder "
+                         f"stage), not of {name}.")
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise SystemExit(f"--steps must be a whole number ≥ 1, got {steps!r}.")
     out_dir = Path(out_dir) if out_dir else DATA_DIR / FOLDER.get(name, name)
@@ -85,6 +90,8 @@ def build(name: str, *, out_dir: Path | None = None, run_dir: Path | None = None
     kwargs = {"run_dir": run_dir, "steps": steps}
     if seed is not None:
         kwargs["seed"] = seed
+    if from_autoencoder is not None:
+        kwargs["from_autoencoder"] = Path(from_autoencoder)
     t0 = time.perf_counter()
     record = RECIPES[name](out_dir, **kwargs)
     print(f"{name}: built {out_dir} in {time.perf_counter() - t0:.0f} s")
@@ -101,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (default data/<recipe>)")
     parser.add_argument("--run-dir", type=Path, help="checkpoint folder (default runs/<recipe>)")
     parser.add_argument("--fresh", action="store_true", help="delete the run's old checkpoints and train from step 0")
+    parser.add_argument("--from-autoencoder", type=Path, metavar="DIR",
+                        help="storybook-sd only: take stage 2's autoencoder from DIR (an earlier build's "
+                             "vae_before_subject_finetune) instead of training it")
     args = parser.parse_args(argv)
     if args.list or not args.recipe:
         print("\n".join(RECIPES))
@@ -110,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in RECIPES if n not in FOLDER] if args.recipe == "all" else [args.recipe]
     for name in names:
         try:
-            build(name, out_dir=args.out, run_dir=args.run_dir, steps=args.steps, seed=args.seed, fresh=args.fresh)
+            build(name, out_dir=args.out, run_dir=args.run_dir, steps=args.steps, seed=args.seed, fresh=args.fresh,
+                  from_autoencoder=args.from_autoencoder)
         except CheckpointError as err:   # its message names the file and the fix: print it, without a traceback
             raise SystemExit(f"{name}: {err}") from None
     return 0

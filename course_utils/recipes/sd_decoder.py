@@ -57,6 +57,8 @@ class DecoderRecipe:
     eval_reconstructions: int = 240         # fresh renders (2 per composition) for the round trip's figures
     eval_redraw: int = 120                  # fresh renders for redraw fidelity (img2img at strength 0.5)
     eval_per_group: int = 216               # samples per group for the record's adherence, redrawn by the new decoder
+    train_encoder: bool = False             # True: the encoder learns too (storybook-sd's subject stage, before the cache)
+    kl_weight: float = 1e-6                 # with train_encoder: × KL, as the autoencoder stage had
 
 
 DECODER_RECIPE = DecoderRecipe()
@@ -64,19 +66,25 @@ DECODER_RECIPE = DecoderRecipe()
 
 def finetune_decoder(vae: AutoencoderKL, recipe: DecoderRecipe, run_dir: Path, *, progress: bool = True
                      ) -> tuple[AutoencoderKL, TrainResult, str | None]:
-    """Train ``vae``'s decoder in place (encoder frozen) and load its EMA weights: (vae, result, autocast used)."""
+    """Train ``vae``'s decoder in place (encoder frozen; with ``recipe.train_encoder`` the whole autoencoder) and
+    load its EMA weights: (vae, result, autocast used). Checkpoints go to run_dir/decoder (run_dir/subject)."""
     autocast = training_autocast() if recipe.autocast == "auto" else recipe.autocast
     loss = decoder_finetune_loss(JudgePerceptual(load_judge()), subject_weight=recipe.subject_weight,
-                                 perceptual_weight=recipe.perceptual_weight)
+                                 perceptual_weight=recipe.perceptual_weight, train_encoder=recipe.train_encoder,
+                                 kl_weight=recipe.kl_weight)
     config = TrainConfig(steps=recipe.steps, lr=recipe.lr, warmup_steps=min(recipe.warmup_steps, recipe.steps // 2),
                          lr_schedule="cosine", ema_decay=recipe.ema_decay, seed=recipe.seed,
-                         checkpoint_every=recipe.checkpoint_every, run_dir=str(Path(run_dir) / "decoder"),
+                         checkpoint_every=recipe.checkpoint_every,
+                         run_dir=str(Path(run_dir) / ("subject" if recipe.train_encoder else "decoder")),
                          autocast=autocast)
-    result = train(vae, [Objective("loss", loss, decoder_parameters(vae))],
+    params = list(vae.parameters()) if recipe.train_encoder else decoder_parameters(vae)
+    result = train(vae, [Objective("loss", loss, params)],
                    lambda step, g: storybook.subject_batch(recipe.batch, g, recipe.image_size), config, progress=progress)
-    # only the decoder's EMA: the encoder never changed, and its EMA copy could differ in the last bit
+    # with the encoder frozen, only the decoder's EMA: the encoder never changed, and its EMA copy could differ in
+    # the last bit
     state = vae.state_dict()
-    state.update({k: v for k, v in result.ema_state.items() if k.startswith(("decoder.", "post_quant_conv."))})
+    state.update({k: v.to(state[k].dtype) for k, v in result.ema_state.items()
+                  if recipe.train_encoder or k.startswith(("decoder.", "post_quant_conv."))})
     vae.load_state_dict(state)
     return vae.eval(), result, autocast
 
