@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from _common import device_label, save
 
@@ -24,6 +25,7 @@ from course_utils.paths import data_path
 from course_utils.pipelines import load_autoencoder, load_text_to_image
 
 BEFORE = "vae_before_decoder_finetune"
+STAGE2 = "vae_before_subject_finetune"      # the autoencoder stage's own result: other latents, no redraw
 
 
 def main() -> None:
@@ -31,6 +33,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=240, help="renders (2 per composition at 240)")
     parser.add_argument("--redraw", type=int, default=120, help="renders for redraw fidelity (0: skip it)")
     parser.add_argument("--model", default="storybook-sd")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="an earlier pipeline folder (e.g. the model before issue #26's retraining) measured "
+                             "the same way, whole model included, as 'baseline'")
     args = parser.parse_args()
     pipe = load_text_to_image(args.model, device="cpu")
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
@@ -39,24 +44,33 @@ def main() -> None:
     models = {"shipped": shipped}
     if (data_path(args.model) / BEFORE / "config.json").is_file():
         models["before_decoder_finetune"] = load_autoencoder(args.model, BEFORE)
+    if (data_path(args.model) / STAGE2 / "config.json").is_file():
+        models["autoencoder_stage"] = load_autoencoder(args.model, STAGE2)
+    pipes = {name: pipe for name in models}
+    if args.baseline is not None:
+        pipes["baseline"] = load_text_to_image(args.baseline, device="cpu")
+        models["baseline"] = pipes["baseline"].vae
     latent = f"{pipe.unet.config.sample_size}×{pipe.unet.config.sample_size}×{pipe.vae.config.latent_channels}"
     print(f"{size} px → {latent} latents (f = {pipe.vae_scale_factor}), {args.n} renders of all 120 compositions; "
           f"redraw: img2img at strength 0.5 of {args.redraw} renders, guidance {pipe.default_guidance:g}")
     out = {}
     for name, vae in models.items():
         report = reconstruction_report(vae, n=args.n, size=size)
-        if args.redraw:
-            pipe.vae = vae
-            report["redraw"] = redraw_fidelity(pipe, n=args.redraw, guidance_scale=pipe.default_guidance)
-            pipe.vae = shipped
+        redraw = args.redraw and name != "autoencoder_stage"      # its latents are not the UNet's
+        if redraw:
+            own = pipes[name]
+            own_vae, own.vae = own.vae, vae
+            report["redraw"] = redraw_fidelity(own, n=args.redraw, guidance_scale=own.default_guidance)
+            own.vae = own_vae
         out[name] = report
         print(f"  {name:24s} PSNR {report['psnr_db']:.2f} dB, subject {report['subject_psnr_db']:.2f} dB   "
               f"adherence {report['judge_adherence']:.3f} (originals {report['judge_adherence_of_originals']:.3f})   "
               f"detail {report['detail_ratio']:.2f}, subject {report['subject_detail_ratio']:.2f}"
               + (f"   redraw subject {report['redraw']['subject_psnr_db']:.2f} dB (whole {report['redraw']['psnr_db']:.2f})"
-                 if args.redraw else ""))
+                 if redraw else ""))
     seconds = round(time.perf_counter() - t0, 1)
     print("wrote", save("autoencoder_quality", {"device": device_label(), "model": args.model, "latent": latent,
+                                                "baseline": str(args.baseline) if args.baseline else None,
                                                 "factor": pipe.vae_scale_factor, **out["shipped"], "models": out,
                                                 "seconds": seconds}))
 

@@ -24,7 +24,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500, help="samples, and renders to compare them with")
     parser.add_argument("--guidance", type=float, default=None, help="default: the pipeline's recorded default")
     parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--model", default="storybook-sd")
+    parser.add_argument("--model", default="storybook-sd", help="a name under data/ or a pipeline folder")
+    parser.add_argument("--name", default="text_to_image_quality",
+                        help="the result file's name (benchmarks/results/NAME.json): another name keeps the default's")
     args = parser.parse_args()
     pipe = load_text_to_image(args.model)
     w = pipe.default_guidance if args.guidance is None else args.guidance
@@ -34,7 +36,7 @@ def main() -> None:
     print(f"{args.n} samples at {report['size']} px (guidance {w:g}, {args.steps} steps) against {args.n} renders:")
     print(f"  judge-FID {report['judge_fid']:.2f}, real-vs-real floor {report['judge_fid_floor']:.2f} "
           f"→ {report['fid_over_floor']:.2f}× the floor;  detail {report['detail_ratio']:.2f} of the renders'")
-    print("wrote", save("text_to_image_quality", {"device": device_label(), "model": args.model, **report,
+    print("wrote", save(args.name, {"device": device_label(), "model": args.model, **report,
                                                   "seconds": seconds}))
 
 
