@@ -117,7 +117,8 @@ RECIPE_64 = Recipe()
 #: stage-2 autoencoder (45 min: subject PSNR 13.5 → 17.6 dB, whole 20.1 → 23.2 dB; it blurs: subject detail 0.87 →
 #: 0.50). 3b then fine-tunes the decoder alone on the frozen encoder's latents, as Stable Diffusion's ft-EMA decoder
 #: was made; after 2b it only polishes, so it is short here (run alone on a shipped model it takes 1,500 steps).
-#: The UNet stays fp32: bf16 autocast made its step no faster on the AMD EPYC (0.69 vs 0.66 s, batch 128).
+#: The UNet stays fp32: bf16 autocast made its step slower on the AMD EPYC (benchmarks/autocast_speed.py: 0.685 vs
+#: 0.609 s, batch 128), while the autoencoder stages gain 1.5× from it.
 RECIPE_128 = Recipe(
     image_size=128, vae_crop=128, vae_batch=4, vae_steps=3600, vae_lr=1e-3, vae_betas=(0.9, 0.99),
     vae=AutoencoderConfig(block_out_channels=(16, 32, 64, 64), latent_channels=4, norm_num_groups=8, sample_size=128,
