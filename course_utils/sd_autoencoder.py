@@ -28,7 +28,7 @@ from .training import Objective
 
 __all__ = ["AutoencoderConfig", "build_autoencoder", "autoencoder_loss", "encode_latents", "latent_scaling_factor",
            "reconstruction_errors", "psnr", "PatchDiscriminator", "JudgePerceptual", "AutoencoderWithCritic",
-           "AdversarialWeights", "adversarial_objectives", "decoder_parameters", "subject_weighted_l1",
+           "AdversarialWeights", "adaptive_weight", "adversarial_objectives", "decoder_parameters", "subject_weighted_l1",
            "decoder_finetune_loss", "subject_psnr"]
 
 
@@ -194,7 +194,7 @@ class AdversarialWeights:
     disc_start: int = 500                # steps of L1 + perceptual alone before the discriminator joins
 
 
-def _adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor) -> torch.Tensor:
+def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.Tensor) -> torch.Tensor:
     """λ = ‖∇ nll‖ / ‖∇ L_G‖ at the decoder's last layer: the GAN term pulls as hard as the rest (LDM eq. 5)."""
     g_nll = torch.autograd.grad(nll, last_layer, retain_graph=True)[0]
     g_adv = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
@@ -217,7 +217,7 @@ def adversarial_objectives(model: AutoencoderWithCritic, perceptual: JudgePercep
         loss, terms = nll + weights.kl_weight * kl, {"rec": rec.detach(), "perceptual": p.detach(), "kl": kl.detach()}
         if step >= weights.disc_start:
             g_loss = -m.discriminator(x_hat).mean()
-            lam = _adaptive_weight(nll, g_loss, m.vae.decoder.conv_out.weight)
+            lam = adaptive_weight(nll, g_loss, m.vae.decoder.conv_out.weight)
             loss = loss + lam * weights.disc_weight * g_loss
             terms.update(g_loss=g_loss.detach(), adaptive_weight=lam)
         return loss, terms

@@ -7,7 +7,7 @@ Starts from the shipped pipeline's autoencoder (``data/storybook-sd/vae``, after
 decoder again with the encoder frozen, so the latents, the scaling factor and the UNet stay valid: the decoder
 stage's loss (subject-weighted L1 + 0.1 perceptual, ``sd_autoencoder.decoder_finetune_loss``) plus the hinge
 GAN term of the autoencoder stage, weighted adaptively as in latent diffusion (``sd_autoencoder``'s
-``_adaptive_weight``: the GAN gradient at the decoder's last layer scaled to the reconstruction's) times
+``adaptive_weight``: the GAN gradient at the decoder's last layer scaled to the reconstruction's) times
 ``--disc-weight``. A fresh ``PatchDiscriminator`` trains from step 0; the generator term joins at
 ``--gen-start``. The trained weights are measured (no EMA: 600 steps are too few for a 0.999 average):
 
@@ -40,7 +40,7 @@ from course_utils.metrics import load_judge  # noqa: E402
 from course_utils.pipelines import load_text_to_image  # noqa: E402
 from course_utils.forward import gaussian_noise  # noqa: E402
 from course_utils.sd_autoencoder import (AutoencoderWithCritic, JudgePerceptual, PatchDiscriminator,  # noqa: E402
-                                         _adaptive_weight, decoder_parameters, subject_weighted_l1)
+                                         adaptive_weight, decoder_parameters, subject_weighted_l1)
 from course_utils.training import Objective, TrainConfig, train  # noqa: E402
 
 NAME = "decoder_discriminator"
@@ -64,7 +64,7 @@ def objectives(model: AutoencoderWithCritic, disc_weight: float, gen_start: int)
         if int(batch["step"]) < gen_start:
             return nll, terms
         g_loss = -m.discriminator(x_hat).mean()
-        lam = _adaptive_weight(nll, g_loss, m.vae.decoder.conv_out.weight)
+        lam = adaptive_weight(nll, g_loss, m.vae.decoder.conv_out.weight)
         return nll + lam * disc_weight * g_loss, {**terms, "g_loss": g_loss.detach(), "adaptive_weight": lam}
 
     def d_loss(m: AutoencoderWithCritic, batch: dict, g: torch.Generator):
