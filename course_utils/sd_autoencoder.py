@@ -28,8 +28,8 @@ from .training import Objective
 
 __all__ = ["AutoencoderConfig", "build_autoencoder", "autoencoder_loss", "encode_latents", "latent_scaling_factor",
            "reconstruction_errors", "psnr", "PatchDiscriminator", "JudgePerceptual", "AutoencoderWithCritic",
-           "AdversarialWeights", "adaptive_weight", "adversarial_objectives", "decoder_parameters", "subject_weighted_l1",
-           "decoder_finetune_loss", "subject_psnr"]
+           "AdversarialWeights", "adaptive_weight", "adversarial_objectives", "hinge_d_loss", "decoder_parameters",
+           "subject_weighted_l1", "decoder_finetune_loss", "decoder_finetune_objectives", "subject_psnr"]
 
 
 @dataclass
@@ -201,6 +201,11 @@ def adaptive_weight(nll: torch.Tensor, g_loss: torch.Tensor, last_layer: torch.T
     return (g_nll.norm() / (g_adv.norm() + 1e-4)).clamp(0, 1e4).detach()
 
 
+def hinge_d_loss(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """The discriminator's hinge loss L_D = E[relu(1 − D(x))] + E[relu(1 + D(x̂))] over its patch logits."""
+    return F.relu(1 - discriminator(real)).mean() + F.relu(1 + discriminator(fake)).mean()
+
+
 def adversarial_objectives(model: AutoencoderWithCritic, perceptual: JudgePerceptual,
                            weights: AdversarialWeights = AdversarialWeights(), *, d_lr_scale: float = 1.0) -> list:
     """The two optimisers of the one training loop (``training.Objective``): the autoencoder's step on
@@ -226,8 +231,7 @@ def adversarial_objectives(model: AutoencoderWithCritic, perceptual: JudgePercep
         x, step = batch["images"], int(batch["step"])
         if step < weights.disc_start or m.last_fake is None:
             return sum(p.sum() for p in m.discriminator.parameters()) * 0.0    # not switched on yet: no update
-        # L_D = E[relu(1 − D(x))] + E[relu(1 + D(x̂))]
-        return F.relu(1 - m.discriminator(x)).mean() + F.relu(1 + m.discriminator(m.last_fake)).mean()
+        return hinge_d_loss(m.discriminator, x, m.last_fake)
 
     return [Objective("ae_loss", ae_loss, list(model.vae.parameters())),
             Objective("d_loss", d_loss, list(model.discriminator.parameters()), lr_scale=d_lr_scale)]
@@ -254,27 +258,64 @@ def subject_weighted_l1(x_hat: torch.Tensor, x: torch.Tensor, subject: torch.Ten
 
 
 def decoder_finetune_loss(perceptual: JudgePerceptual | None, *, subject_weight: float = 5.0,
-                          perceptual_weight: float = 0.1, train_encoder: bool = False, kl_weight: float = 0.0):
-    """The subject-weighted fine-tune's loss ``loss(vae, batch, generator)`` for the one training loop. Batches are
+                          perceptual_weight: float = 0.1, train_encoder: bool = False, kl_weight: float = 0.0,
+                          disc_weight: float = 0.0, gen_start: int = 0):
+    """The subject-weighted fine-tune's loss ``loss(model, batch, generator)`` for the one training loop. Batches are
     ``{"images": [B, 3, H, W] in [-1, 1], "subject": bool [B, H, W]}`` (``storybook.subject_masks``).
     By default the encoder is frozen (its latents computed without gradient: only the decoder learns); with
-    ``train_encoder`` it learns too, and ``kl_weight`` × KL keeps its latents near N(0, I), as in the autoencoder stage."""
+    ``train_encoder`` it learns too, and ``kl_weight`` × KL keeps its latents near N(0, I), as in the autoencoder stage.
+    With ``disc_weight`` > 0 the model is an ``AutoencoderWithCritic`` and, from batch["step"] ≥ ``gen_start``, the
+    decoder is also pushed to fool its patch discriminator: + λ · disc_weight · (−D(x̂)), λ = ``adaptive_weight``."""
     if subject_weight < 1:
         raise ValueError(f"subject_weight must be ≥ 1 (1 = every pixel counts the same), got {subject_weight!r}.")
+    if disc_weight < 0:
+        raise ValueError(f"disc_weight must be ≥ 0 (0 = no discriminator), got {disc_weight!r}.")
 
-    def loss(vae: AutoencoderKL, batch: dict, g: torch.Generator):
+    def loss(model: AutoencoderKL | AutoencoderWithCritic, batch: dict, g: torch.Generator):
+        vae = model.vae if isinstance(model, AutoencoderWithCritic) else model
+        if disc_weight > 0 and not isinstance(model, AutoencoderWithCritic):
+            raise TypeError("disc_weight > 0 needs the autoencoder with its discriminator: "
+                            "train AutoencoderWithCritic(vae, PatchDiscriminator()) with decoder_finetune_objectives(...).")
         x, subject = batch["images"], batch["subject"]
         with torch.set_grad_enabled(train_encoder and torch.is_grad_enabled()):
             posterior = vae.encode(x).latent_dist
             z = posterior.mean + posterior.std * gaussian_noise(posterior.mean.shape, g, device=x.device)
         x_hat = vae.decode(z).sample.float()
         rec = subject_weighted_l1(x_hat, x, subject, subject_weight)
-        total, terms = rec, {"rec": rec.detach()}
+        nll, terms = rec, {"rec": rec.detach()}
+        if perceptual is not None and perceptual_weight > 0:
+            p = perceptual(x, x_hat).mean()
+            nll, terms["perceptual"] = nll + perceptual_weight * p, p.detach()
+        total = nll
         if train_encoder and kl_weight > 0:
             kl = posterior.kl().float().sum() / x.numel()
             total, terms["kl"] = total + kl_weight * kl, kl.detach()
-        if perceptual is not None and perceptual_weight > 0:
-            p = perceptual(x, x_hat).mean()
-            total, terms["perceptual"] = total + perceptual_weight * p, p.detach()
+        if disc_weight > 0:
+            model.last_fake = x_hat.detach()                      # for the discriminator's turn on the same batch
+            if int(batch.get("step", 0)) >= gen_start and torch.is_grad_enabled():
+                g_loss = -model.discriminator(x_hat).mean()
+                lam = adaptive_weight(nll, g_loss, vae.decoder.conv_out.weight)
+                total, terms["g_loss"], terms["adaptive_weight"] = total + lam * disc_weight * g_loss, g_loss.detach(), lam
         return (total, terms) if len(terms) > 1 else total
     return loss
+
+
+def decoder_finetune_objectives(model: AutoencoderKL | AutoencoderWithCritic, perceptual: JudgePerceptual | None, *,
+                                subject_weight: float = 5.0, perceptual_weight: float = 0.1, train_encoder: bool = False,
+                                kl_weight: float = 0.0, disc_weight: float = 0.0, gen_start: int = 0) -> list[Objective]:
+    """The fine-tune's optimiser steps for ``training.train``: the autoencoder's (``decoder_finetune_loss``; the
+    decoder's weights, or every weight with ``train_encoder``), then, with a discriminator (``disc_weight`` > 0,
+    ``model`` an ``AutoencoderWithCritic``), the discriminator's hinge step on the same batch's x and x̂."""
+    if disc_weight > 0 and not isinstance(model, AutoencoderWithCritic):
+        raise TypeError("disc_weight > 0 needs the autoencoder with its discriminator: "
+                        "pass AutoencoderWithCritic(vae, PatchDiscriminator()) as the model.")
+    vae = model.vae if isinstance(model, AutoencoderWithCritic) else model
+    loss = decoder_finetune_loss(perceptual, subject_weight=subject_weight, perceptual_weight=perceptual_weight,
+                                 train_encoder=train_encoder, kl_weight=kl_weight, disc_weight=disc_weight,
+                                 gen_start=gen_start)
+    objectives = [Objective("loss", loss, list(vae.parameters()) if train_encoder else decoder_parameters(vae))]
+    if disc_weight > 0:
+        def d_loss(m: AutoencoderWithCritic, batch: dict, g: torch.Generator):
+            return hinge_d_loss(m.discriminator, batch["images"], m.last_fake)
+        objectives.append(Objective("d_loss", d_loss, list(model.discriminator.parameters())))
+    return objectives

@@ -7,6 +7,7 @@
             loss = objective.loss(model, batch, g)
             loss.backward(); clip; optimizer.step()
         ema ← decay·ema + (1 − decay)·weights      # optional exponential moving average
+                                                   # (ema_warmup: decay_t = min(decay, (1 + t) / (10 + t)), 0 at t = 0)
 
 Each step's generator is made from ``(seed, step)``, so a run killed after a checkpoint and resumed
 draws exactly the numbers an uninterrupted run would: resuming repeats no randomness and skips none.
@@ -42,7 +43,7 @@ LossFn = Callable[[torch.nn.Module, Any, torch.Generator], torch.Tensor]
 
 
 _RUN_FIELDS = ("steps", "lr", "weight_decay", "betas", "warmup_steps", "lr_schedule", "grad_clip", "ema_decay",
-               "seed", "autocast")
+               "ema_warmup", "seed", "autocast")
 
 
 def _is_number(value: object) -> bool:
@@ -72,6 +73,8 @@ class TrainConfig:
     lr_schedule: str = "constant"        # "constant" or "cosine" (decays to 10% of lr)
     grad_clip: float | None = 1.0
     ema_decay: float | None = None       # e.g. 0.995; None = no EMA
+    ema_warmup: bool = False             # decay_t = min(ema_decay, (1 + t) / (10 + t)) (0 at t = 0), as diffusers' EMAModel: the
+                                         # average forgets the starting weights in a short run (False: ema_decay always)
     seed: int = 0
     log_every: int = 10
     checkpoint_every: int = 0            # 0 = only at the end (if run_dir is set)
@@ -106,6 +109,12 @@ class TrainConfig:
     def run_settings(self) -> dict[str, Any]:
         """The fields that decide the trained weights (stored in checkpoints; a resume must match them)."""
         return {k: getattr(self, k) for k in _RUN_FIELDS}
+
+    def ema_decay_at(self, step: int) -> float:
+        """The EMA's decay after step ``step`` (0-based): ``ema_decay``, or with ``ema_warmup`` diffusers' ramp."""
+        if not self.ema_warmup:
+            return self.ema_decay
+        return min(self.ema_decay, (1 + step) / (10 + step)) if step > 0 else 0.0
 
     def lr_at(self, step: int) -> float:
         """Learning rate at ``step``: linear warm-up, then constant or cosine decay to 10%."""
@@ -324,10 +333,11 @@ def train(model: torch.nn.Module, loss: LossFn | Sequence[Objective],
             row.update(terms)                                   # e.g. {"recon": …, "kl": …}
         distributed.broadcast_buffers(model, dist)
         if ema is not None:
+            decay = config.ema_decay_at(step)
             with torch.no_grad():
                 for k, v in model.state_dict().items():
                     if v.dtype.is_floating_point:
-                        ema[k].mul_(config.ema_decay).add_(v.detach().float(), alpha=1 - config.ema_decay)
+                        ema[k].mul_(decay).add_(v.detach().float(), alpha=1 - decay)
                     else:
                         ema[k].copy_(v)
         if step % config.log_every == 0 or step == config.steps - 1:

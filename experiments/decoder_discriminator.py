@@ -3,7 +3,9 @@
     .venv/bin/python experiments/decoder_discriminator.py [--steps 600] [--disc-weight 0.5] [--gen-start 100]
         [--n-eval 240] [--n-fid 500] [--name decoder_discriminator]
 
-Starts from the shipped pipeline's autoencoder (``data/storybook-sd/vae``, after stages 2b and 3b) and trains its
+Starts from the shipped pipeline's autoencoder (``data/storybook-sd/vae``; when these arms were measured, at commit
+8eb1aa7, that was the decoder after stages 2b and 3b without a discriminator; since then the shipped stage 3b has one,
+so rerun the arms from that commit's data/storybook-sd to repeat them) and trains its
 decoder again with the encoder frozen, so the latents, the scaling factor and the UNet stay valid: the decoder
 stage's loss (subject-weighted L1 + 0.1 perceptual, ``sd_autoencoder.decoder_finetune_loss``) plus the hinge
 GAN term of the autoencoder stage, weighted adaptively as in latent diffusion (``sd_autoencoder``'s
@@ -25,9 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 
@@ -38,9 +37,8 @@ from course_utils.env import training_autocast  # noqa: E402
 from course_utils.evaluation import reconstruction_report, sample_quality  # noqa: E402
 from course_utils.metrics import load_judge  # noqa: E402
 from course_utils.pipelines import load_text_to_image  # noqa: E402
-from course_utils.forward import gaussian_noise  # noqa: E402
 from course_utils.sd_autoencoder import (AutoencoderWithCritic, JudgePerceptual, PatchDiscriminator,  # noqa: E402
-                                         adaptive_weight, decoder_parameters, subject_weighted_l1)
+                                         decoder_finetune_objectives)
 from course_utils.training import Objective, TrainConfig, train  # noqa: E402
 
 NAME = "decoder_discriminator"
@@ -48,31 +46,10 @@ KEYS = ("psnr_db", "subject_psnr_db", "detail_ratio", "subject_detail_ratio", "j
 
 
 def objectives(model: AutoencoderWithCritic, disc_weight: float, gen_start: int) -> list[Objective]:
-    """The decoder's step (encoder frozen) on the decoder stage's loss + λ · disc_weight · GAN term, then D's."""
-    perceptual = JudgePerceptual(load_judge())
-
-    def ae_loss(m: AutoencoderWithCritic, batch: dict, g: torch.Generator):
-        x, subject = batch["images"], batch["subject"]
-        with torch.no_grad():                                  # the frozen encoder
-            posterior = m.vae.encode(x).latent_dist
-            z = posterior.mean + posterior.std * gaussian_noise(posterior.mean.shape, g, device=x.device)
-        x_hat = m.vae.decode(z).sample.float()
-        m.last_fake = x_hat.detach()
-        # the decoder stage's loss: L = Σ w · |x − x̂| / Σ w + 0.1 · perceptual(x, x̂), w = 5 on the subject
-        rec, p = subject_weighted_l1(x_hat, x, subject, 5.0), perceptual(x, x_hat).mean()
-        nll, terms = rec + 0.1 * p, {"rec": rec.detach(), "perceptual": p.detach()}
-        if int(batch["step"]) < gen_start:
-            return nll, terms
-        g_loss = -m.discriminator(x_hat).mean()
-        lam = adaptive_weight(nll, g_loss, m.vae.decoder.conv_out.weight)
-        return nll + lam * disc_weight * g_loss, {**terms, "g_loss": g_loss.detach(), "adaptive_weight": lam}
-
-    def d_loss(m: AutoencoderWithCritic, batch: dict, g: torch.Generator):
-        # L_D = E[relu(1 − D(x))] + E[relu(1 + D(x̂))]
-        return F.relu(1 - m.discriminator(batch["images"])).mean() + F.relu(1 + m.discriminator(m.last_fake)).mean()
-
-    return [Objective("ae_loss", ae_loss, decoder_parameters(model.vae)),
-            Objective("d_loss", d_loss, list(model.discriminator.parameters()))]
+    """The decoder's step (encoder frozen) on the decoder stage's loss + λ · disc_weight · GAN term, then D's: the
+    shipped stage's objective (``sd_autoencoder.decoder_finetune_objectives``, as ``recipes/sd_decoder.py`` calls it)."""
+    return decoder_finetune_objectives(model, JudgePerceptual(load_judge()), subject_weight=5.0, perceptual_weight=0.1,
+                                       disc_weight=disc_weight, gen_start=gen_start)
 
 
 def main() -> None:

@@ -331,6 +331,10 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
     redone = load_autoencoder(tmp_path / "storybook-sd")
     assert all(torch.equal(a, b) for a, b in zip(redone.state_dict().values(), pipe.vae.state_dict().values()))
     assert again["decoder_finetune"]["command"].startswith("python -m course_utils.train")
+    # the earlier stages' figures stay; the recipe and the seconds are now the stage's that made the shipped decoder
+    assert set(again["metrics"]["vae_reconstruction"]) >= set(record["metrics"]["vae_reconstruction"])
+    assert again["recipe"]["decoder"]["steps"] == 2 and again["wall_time_s"]["decoder_finetune_s"] == again["decoder_finetune"]["seconds"]
+    assert json.loads((tmp_path / "storybook-sd" / "vae" / "config.json").read_text())["_name_or_path"] == sd_decoder.BEFORE_DECODER
     verify_manifest(tmp_path / "storybook-sd")
 
 
@@ -374,3 +378,13 @@ def test_storybook_sd_recipe_builds_a_loadable_pipeline_and_resumes(tmp_path):
     assert times()["encode_cache_key"]["vae_steps"] == 3
     assert times()["encode_cache_key"]["vae_sha256"] != made[1]["vae_sha256"]
     assert cache.stat().st_mtime_ns != made[0]
+
+
+def test_a_shortened_decoder_stage_lets_the_discriminator_join_at_the_same_share():
+    recipe = sd_decoder.DECODER_RECIPE
+    assert 0 < recipe.gen_start < recipe.steps and recipe.disc_weight > 0 and recipe.ema_warmup
+    quick = sd_decoder.scaled(recipe, recipe.steps // 10)
+    assert quick.steps == recipe.steps // 10
+    assert quick.gen_start == round(recipe.gen_start / 10) and 0 < quick.gen_start < quick.steps
+    assert sd_decoder.scaled(recipe, None) is recipe
+    assert storybook_sd.RECIPE.decoder == recipe          # the full build runs the same stage as storybook-sd-decoder

@@ -184,3 +184,28 @@ def test_the_subject_stage_trains_the_encoder_too_with_a_kl_term():
     train(vae, loss, lambda step, g: storybook.subject_batch(2, g, 64), TrainConfig(steps=2, lr=1e-2), progress=False)
     after = vae.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("encoder."))
+
+
+def test_the_decoder_stage_with_a_discriminator_trains_decoder_and_critic_not_the_encoder():
+    from course_utils.sd_autoencoder import (AutoencoderWithCritic, PatchDiscriminator, decoder_finetune_loss,
+                                             decoder_finetune_objectives)
+    from course_utils.training import TrainConfig, train
+    vae = build_autoencoder(TINY_VAE, seed=0)
+    with pytest.raises(TypeError, match="AutoencoderWithCritic"):
+        decoder_finetune_objectives(vae, None, disc_weight=0.5)
+    with pytest.raises(ValueError, match="disc_weight must be ≥ 0"):
+        decoder_finetune_loss(None, disc_weight=-1.0)
+    torch.manual_seed(0)
+    model = AutoencoderWithCritic(vae, PatchDiscriminator((8, 16)))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    objectives = decoder_finetune_objectives(model, None, disc_weight=0.5, gen_start=2)
+    assert [o.name for o in objectives] == ["loss", "d_loss"]
+    result = train(model, objectives, lambda step, g: {**storybook.subject_batch(2, g, 64), "step": step},
+                   TrainConfig(steps=4, lr=1e-2, log_every=1), progress=False)
+    after = model.state_dict()
+    # the GAN term joins at gen_start, weighted by the adaptive λ; the discriminator learns from step 0
+    assert ["g_loss" in row for row in result.history] == [False, False, True, True]
+    assert all(float(row["adaptive_weight"]) > 0 for row in result.history[2:])
+    assert all(torch.equal(before[k], after[k]) for k in after if k.startswith(("vae.encoder.", "vae.quant_conv.")))
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("vae.decoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("discriminator."))

@@ -65,6 +65,23 @@ def test_ema_is_the_running_average_of_the_weights():
         assert not torch.equal(w0[k], w1[k])
 
 
+def test_ema_warmup_ramps_the_decay_as_diffusers_does():
+    from diffusers.training_utils import EMAModel
+    model = tiny_model()
+    w0 = params(model)
+    result = train(model, mse, batch_fn, TrainConfig(steps=1, lr=1e-2, ema_decay=0.999, ema_warmup=True), progress=False)
+    w1 = params(model)
+    for k in w0:
+        # step 0: decay 0, so the average starts at the trained weights, not at the initial ones
+        assert torch.equal(result.ema_state[k], w1[k]) and not torch.equal(w0[k], w1[k])
+    config = TrainConfig(steps=5001, lr=1e-2, ema_decay=0.999, ema_warmup=True)
+    reference = EMAModel(tiny_model().parameters(), decay=0.999)      # diffusers' default schedule, update t + 1
+    for t in (0, 1, 5, 100, 5000):
+        assert config.ema_decay_at(t) == pytest.approx(reference.get_decay(t + 1))
+    assert TrainConfig(steps=10, ema_decay=0.999).ema_decay_at(0) == 0.999     # without warm-up: constant
+    assert config.run_settings()["ema_warmup"] is True            # a resume with the other setting is refused
+
+
 def test_checkpoint_round_trip_holds_weights_ema_optimizer_and_history(tmp_path):
     model = tiny_model()
     config = TrainConfig(steps=6, lr=1e-2, ema_decay=0.99, log_every=2, run_dir=str(tmp_path))

@@ -49,7 +49,8 @@ from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, buil
                              save_pipeline, train_tokenizer)
 from ..training import TrainConfig, train
 from .record import machine_fields
-from .sd_decoder import BEFORE_DECODER, DecoderRecipe, decoder_report, finetune_decoder, training_fields
+from .sd_decoder import BEFORE_DECODER, DECODER_RECIPE, DecoderRecipe, decoder_report, finetune_decoder, training_fields
+from .sd_decoder import scaled as scaled_decoder
 
 __all__ = ["Recipe", "RECIPE", "RECIPE_64", "RECIPE_128", "pool_images", "random_crops", "partial_caption", "build"]
 
@@ -116,7 +117,9 @@ RECIPE_64 = Recipe()
 #: the whole autoencoder on them before the latents are cached: experiments/subject_autoencoder measured it from the
 #: stage-2 autoencoder (45 min: subject PSNR 13.5 → 17.6 dB, whole 20.1 → 23.2 dB; it blurs: subject detail 0.87 →
 #: 0.50). 3b then fine-tunes the decoder alone on the frozen encoder's latents, as Stable Diffusion's ft-EMA decoder
-#: was made; after 2b it only polishes, so it is short here (run alone on a shipped model it takes 1,500 steps).
+#: was made, with EMA weights: 600 steps on the same loss, then 1,200 more with a patch discriminator's term, which gives
+#: back the texture the L1 stages smooth away (experiments/decoder_discriminator; the same stage as
+#: ``storybook-sd-decoder``, sd_decoder.DECODER_RECIPE).
 #: The UNet stays fp32: bf16 autocast made its step slower on the AMD EPYC (benchmarks/autocast_speed.py: 0.685 vs
 #: 0.609 s, batch 128), while the autoencoder stages gain 1.5× from it.
 RECIPE_128 = Recipe(
@@ -125,7 +128,7 @@ RECIPE_128 = Recipe(
                           kl_weight=1e-6),
     vae_losses=AdversarialWeights(kl_weight=1e-6, perceptual_weight=0.1, disc_weight=0.5, disc_start=2400),
     guidance_candidates=(2.0, 3.0, 4.0, 5.0, 7.5),
-    subject=DecoderRecipe(steps=2400, train_encoder=True), decoder=DecoderRecipe(steps=600))
+    subject=DecoderRecipe(steps=2400, train_encoder=True), decoder=DECODER_RECIPE)
 
 #: What ``python -m course_utils.train storybook-sd`` (and ``make models``) builds into data/storybook-sd.
 RECIPE = RECIPE_128
@@ -170,7 +173,7 @@ def _scaled(recipe: Recipe, steps: int | None) -> Recipe:
     if steps is None:
         return recipe
     vae_steps = max(1, round(recipe.vae_steps * steps / recipe.unet_steps))
-    decoder = recipe.decoder and replace(recipe.decoder, steps=max(1, round(recipe.decoder.steps * steps / recipe.unet_steps)))
+    decoder = recipe.decoder and scaled_decoder(recipe.decoder, max(1, round(recipe.decoder.steps * steps / recipe.unet_steps)))
     subject = recipe.subject and replace(recipe.subject, steps=max(1, round(recipe.subject.steps * steps / recipe.unet_steps)))
     return replace(recipe, unet_steps=steps, vae_steps=vae_steps, unet_warmup=min(recipe.unet_warmup, steps // 2),
                    decoder=decoder, subject=subject)
