@@ -242,6 +242,8 @@ def adversarial_objectives(model: AutoencoderWithCritic, perceptual: JudgePercep
 # encoder is frozen, so the latents, the scaling factor and the UNet trained on them all stay valid, and the
 # new decoder is a drop-in. The loss looks harder where the subject is (Make-A-Scene's object-aware loss):
 #   L = Σ w · |x − D(z)| / Σ w  +  p · perceptual(x, D(z)),     z ~ q(z | x),   w = k on the animal and prop, 1 elsewhere
+# L alone draws smooth texture, so after a while the patch discriminator's term joins, as in the autoencoder stage:
+#   L_dec = L + λ · w_d · (−D_patch(D(z))),     λ = adaptive_weight(L, −D_patch(D(z)), last decoder layer)
 # ---------------------------------------------------------------------------------------------------------
 def decoder_parameters(vae: AutoencoderKL) -> list[nn.Parameter]:
     """The weights a decoder fine-tune trains: ``post_quant_conv`` and the decoder (the encoder stays frozen)."""

@@ -49,8 +49,8 @@ from ..text_to_image import (SDConfig, TextToImageModel, assemble_pipeline, buil
                              save_pipeline, train_tokenizer)
 from ..training import TrainConfig, train
 from .record import machine_fields
-from .sd_decoder import BEFORE_DECODER, DECODER_RECIPE, DecoderRecipe, decoder_report, finetune_decoder, training_fields
-from .sd_decoder import scaled as scaled_decoder
+from .sd_decoder import (BEFORE_DECODER, DECODER_RECIPE, DecoderRecipe, decoder_report, finetune_decoder,
+                         scaled as scaled_decoder, training_fields)
 
 __all__ = ["Recipe", "RECIPE", "RECIPE_64", "RECIPE_128", "pool_images", "random_crops", "partial_caption", "build"]
 
@@ -114,12 +114,9 @@ RECIPE_64 = Recipe()
 #: learning rate constant; the recipe decays it.) The shipped build measured the schedule on 240 fresh renders: at step
 #: 2400, before the discriminator, 21.7 dB, 98.3 % adherence, detail 0.41; at 3600, with it, 20.1 dB, 99.6 %, detail 1.10.
 #: Issue #26 added two subject-weighted stages (animal and prop pixels ×5, Make-A-Scene's object-aware loss). 2b trains
-#: the whole autoencoder on them before the latents are cached: experiments/subject_autoencoder measured it from the
-#: stage-2 autoencoder (45 min: subject PSNR 13.5 → 17.6 dB, whole 20.1 → 23.2 dB; it blurs: subject detail 0.87 →
-#: 0.50). 3b then fine-tunes the decoder alone on the frozen encoder's latents, as Stable Diffusion's ft-EMA decoder
-#: was made, with EMA weights: 600 steps on the same loss, then 1,200 more with a patch discriminator's term, which gives
-#: back the texture the L1 stages smooth away (experiments/decoder_discriminator; the same stage as
-#: ``storybook-sd-decoder``, sd_decoder.DECODER_RECIPE).
+#: the whole autoencoder before the latents are cached (experiments/subject_autoencoder, 45 min: subject PSNR 13.5 →
+#: 17.6 dB, whole 20.1 → 23.2 dB; subject detail 0.87 → 0.50). 3b fine-tunes the decoder alone (``storybook-sd-decoder``,
+#: as SD's ft-EMA decoder); a patch discriminator joins after 600 of its 1,800 steps (experiments/decoder_discriminator).
 #: The UNet stays fp32: bf16 autocast made its step slower on the AMD EPYC (benchmarks/autocast_speed.py: 0.685 vs
 #: 0.609 s, batch 128), while the autoencoder stages gain 1.5× from it.
 RECIPE_128 = Recipe(
