@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--prior", type=float, default=0.0, help="prior-preservation weight (LoRA, DreamBooth)")
     parser.add_argument("--rank", type=int, default=4)
     parser.add_argument("--per-scene", type=int, default=2)
+    parser.add_argument("--guidance", type=float, help="sampling guidance (default: the pipeline's default_guidance)")
+    parser.add_argument("--name", default=NAME, help="the result file (one base model per file)")
     parser.add_argument("--shipped", action="store_true", help="the shipped adapters on the photos' own scenes")
     args = parser.parse_args()
     if args.shipped:
@@ -82,14 +84,17 @@ def main() -> None:
     if None in (args.method, args.steps, args.lr):
         parser.error("--method, --steps and --lr are needed to train a setting (or pass --shipped).")
     recognise = recogniser.load().predict
-    path = HERE / NAME / f"{NAME}.json"
+    path = HERE / NAME / f"{args.name}.json"
     rows = json.loads(path.read_text())["rows"] if path.is_file() else []
-    if not any(r["method"] == "base" for r in rows):
-        base = load_text_to_image(device="cpu")
+    base = load_text_to_image(device="cpu")
+    w = base.default_guidance if args.guidance is None else args.guidance
+    base_row = next((r for r in rows if r["method"] == "base" and r.get("guidance_scale", 7.5) == w), None)
+    if base_row is None:                             # the base model's own row at this guidance, measured once
         P.allow_word(base, P.IDENTIFIER)
-        rows.append({"method": "base", **personal_report(base, P.IDENTIFIER, recognise, per_scene=args.per_scene,
-                                                          seed=SEED)})
-    base_row = next(r for r in rows if r["method"] == "base")
+        base_row = {"method": "base", **personal_report(base, P.IDENTIFIER, recognise, per_scene=args.per_scene,
+                                                         seed=SEED, guidance_scale=w)}
+        rows.append(base_row)
+        save(args.name, {"device": device_label(), "rows": rows}, folder=HERE / NAME)
     base_seen = base_row["seen_adherence"]
     pipe = load_text_to_image(device="cpu")
     how = P.Teaching(args.method, steps=args.steps, lr=args.lr, rank=args.rank, prior_weight=args.prior)
@@ -97,16 +102,15 @@ def main() -> None:
     P.teach(pipe, how, progress=False)
     minutes = (time.perf_counter() - t0) / 60
     word = P.TI_TOKEN if args.method == "textual_inversion" else P.IDENTIFIER
-    report = personal_report(pipe, word, recognise, per_scene=args.per_scene, seed=SEED)
+    report = personal_report(pipe, word, recognise, per_scene=args.per_scene, seed=SEED, guidance_scale=w)
     report["sample_steps"] = report.pop("steps")
     row = {**report, "method": args.method, "steps": args.steps, "lr": args.lr, "prior": args.prior, "rank": args.rank,
            "train_minutes": round(minutes, 2),
            "drift_points": round(100 * (base_seen - report["seen_adherence"]), 1)}
-    rows = json.loads(path.read_text())["rows"] if path.is_file() else rows[:1]     # runs beside this one
-    rows = rows if any(r["method"] == "base" for r in rows) else [{"method": "base", **base_row}, *rows]
+    rows = json.loads(path.read_text())["rows"]                 # with any rows a run beside this one added
     rows.append(row)
     print(json.dumps(row))
-    save(NAME, {"device": device_label(), "rows": rows}, folder=HERE / NAME)
+    save(args.name, {"device": device_label(), "rows": rows}, folder=HERE / NAME)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ __all__ = ["TEACHINGS", "WEIGHTS", "build_ti", "build_lora", "build_dreambooth",
 TEACHINGS = {
     "personal-ti": P.Teaching("textual_inversion", steps=300, lr=5e-3),
     "personal-lora": P.Teaching("lora", steps=300, lr=2e-3, rank=4, prior_weight=1.0),
-    "personal-dreambooth": P.Teaching("dreambooth", steps=300, lr=3e-4, prior_weight=3.0),
-    "personal-dreambooth-no-prior": P.Teaching("dreambooth", steps=300, lr=3e-4),
+    "personal-dreambooth": P.Teaching("dreambooth", steps=600, lr=3e-4, prior_weight=1.0),
+    "personal-dreambooth-no-prior": P.Teaching("dreambooth", steps=600, lr=3e-4),
 }
 #: the file each one's weights are in (what its size figure counts)
 WEIGHTS = {"personal-ti": "learned_embeds.safetensors", "personal-lora": "pytorch_lora_weights.safetensors",
