@@ -207,7 +207,8 @@ CLAIMS = [
           lambda: 100 * record("storybook-sd")["metrics"]["vae_reconstruction"]["before_subject_finetune"]["judge_adherence"]),
     Claim("04", "to [[10]]% of `lr` at the last", lambda: 100 * _cosine_lr_floor()),
     Claim("docs/glossary.md", "from lr down to [[10]]% of lr at the last", lambda: 100 * _cosine_lr_floor()),
-    Claim("07", "about [[3.3]] dB more inside the subject", lambda: _stage_gain("subject_psnr_db", "before_subject_finetune", "before_decoder_finetune")),
+    # the table's rounded figures (13.5 → 16.9) give 3.4; the record's unrounded ones 3.34
+    Claim("07", "about [[3.4]] dB more inside the subject", lambda: _stage_gain("subject_psnr_db", "before_subject_finetune", "before_decoder_finetune"), tol=0.1),
     # 10: the shipped autoencoder's round trip, which bounds img2img's PSNR
     Claim("10", "our VAE's own round trip keeps about [[22]] dB",
           lambda: record("storybook-sd")["metrics"]["vae_reconstruction"]["psnr_db"], tol=0.5),
