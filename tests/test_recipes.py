@@ -283,7 +283,8 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
                    unet_warmup=1, eval_per_group=2, eval_steps=2, eval_reconstructions=4, validation_per_group=2,
                    guidance_candidates=(1.0, 3.0),
                    subject=replace(r.subject, steps=2, batch=2),
-                   decoder=replace(r.decoder, steps=2, batch=2, eval_reconstructions=4, eval_redraw=2))
+                   decoder=replace(sd_decoder.scaled(r.decoder, 2), batch=2, eval_reconstructions=4, eval_redraw=2))
+    assert tiny.decoder.gen_start == 1 and tiny.decoder.disc_weight > 0      # the discriminator's term joins at step 1
     record = storybook_sd.build(tmp_path / "storybook-sd", run_dir=tmp_path / "run", recipe=tiny, progress=False)
     chosen = record["default_guidance"]
     assert chosen["value"] in (1.0, 3.0) and set(chosen["held_out_adherence"]) == {"1", "3"}
@@ -325,8 +326,7 @@ def test_the_128_px_recipe_trains_an_adversarial_f8_autoencoder_and_records_its_
         storybook_sd.build(tmp_path / "x", run_dir=tmp_path / "run-x", recipe=tiny, from_autoencoder=tmp_path / "nothing")
     # the stage alone, on the saved pipeline: it starts from the kept autoencoder, so it repeats bit for bit
     again = sd_decoder.build(tmp_path / "storybook-sd", run_dir=tmp_path / "run-decoder",
-                             recipe=replace(r.decoder, steps=2, batch=2, eval_reconstructions=4, eval_redraw=2,
-                                            eval_per_group=2),
+                             recipe=replace(tiny.decoder, eval_per_group=2),
                              progress=False)
     redone = load_autoencoder(tmp_path / "storybook-sd")
     assert all(torch.equal(a, b) for a, b in zip(redone.state_dict().values(), pipe.vae.state_dict().values()))

@@ -33,6 +33,7 @@ from ..env import cpu_model, training_autocast
 from ..evaluation import adherence_report, reconstruction_report, redraw_fidelity
 from ..metrics import load_judge
 from ..pipelines import load_autoencoder, load_text_to_image
+from ..seeding import seeded_init
 from ..sd_autoencoder import AutoencoderWithCritic, JudgePerceptual, PatchDiscriminator, decoder_finetune_objectives
 from ..training import Objective, TrainConfig, TrainResult, train
 from .record import machine_fields
@@ -86,7 +87,11 @@ def finetune_decoder(vae: AutoencoderKL, recipe: DecoderRecipe, run_dir: Path, *
     load its EMA weights: (vae, result, autocast used). Checkpoints go to run_dir/decoder (run_dir/subject).
     With ``recipe.disc_weight`` > 0 a fresh patch discriminator trains beside it (checkpointed with it, not kept)."""
     autocast = training_autocast() if recipe.autocast == "auto" else recipe.autocast
-    model = AutoencoderWithCritic(vae, PatchDiscriminator()) if recipe.disc_weight > 0 else vae
+    if recipe.disc_weight > 0:
+        with seeded_init(recipe.seed):          # its first weights from the recipe's seed, not the global RNG's state
+            model = AutoencoderWithCritic(vae, PatchDiscriminator())
+    else:
+        model = vae
     objectives = decoder_finetune_objectives(
         model, JudgePerceptual(load_judge()), subject_weight=recipe.subject_weight,
         perceptual_weight=recipe.perceptual_weight, train_encoder=recipe.train_encoder, kl_weight=recipe.kl_weight,
