@@ -130,8 +130,9 @@ def subject_psnr(images: torch.Tensor, reference: torch.Tensor, subject: torch.T
 # Training it as Stable Diffusion's autoencoder was (latent diffusion, Rombach et al. 2022, appendix G):
 #   L_AE = |x − x̂| + w_p · perceptual(x, x̂) + β · KL  +  λ · w_d · (−D(x̂))     (the last term after a warm-up)
 #   L_D  = mean(relu(1 − D(x))) + mean(relu(1 + D(x̂)))                           (hinge loss, patch logits)
-# An L1 loss alone averages over what it is unsure of and draws blur; the patch discriminator (a GAN
-# inside the autoencoder, notebook 08) calls blur fake, so the decoder must draw sharp edges and texture.
+# An L1 loss alone settles for a per-pixel compromise (the median) where it is unsure, and draws blur; the patch
+# discriminator (a GAN inside the autoencoder, notebook 08) calls blur fake, so the decoder must draw sharp edges and
+# texture.
 # ---------------------------------------------------------------------------------------------------------
 class PatchDiscriminator(nn.Module):
     """PatchGAN (Isola et al. 2017): images [B, 3, H, W] → logits [B, 1, H/2^k, W/2^k], one per overlapping

@@ -5,9 +5,10 @@ on data with more people in it, to draw faces better): the encoder is frozen, so
 factor and the UNet trained on those latents stay valid, and only the decoder learns, here with a loss that
 weighs the animal and its prop ``subject_weight`` times more than the background
 (``sd_autoencoder.decoder_finetune_loss``; Make-A-Scene's object-aware loss). EMA weights are kept.
-That loss alone draws smooth texture (an L1 loss averages what it is unsure of), so after ``gen_start`` steps a
-patch discriminator's term joins, as in the autoencoder stage (latent diffusion's λ · w_d · (−D(x̂))): the
-decoder learns to draw texture the discriminator takes for a render's. The discriminator is not shipped.
+That loss alone draws smooth texture (an L1 loss settles for a per-pixel median where it is unsure), so after
+``gen_start`` steps a patch discriminator's term joins, as in the autoencoder stage (latent diffusion's
+λ · w_d · (−D(x̂))): the decoder learns to draw texture the discriminator takes for a render's. The
+discriminator is not shipped.
 
     storybook-sd (full build)   runs this stage after the latent cache, on the autoencoder it just trained
     storybook-sd-decoder        runs it alone on the shipped data/storybook-sd: from the decoder as the
@@ -35,7 +36,7 @@ from ..metrics import load_judge
 from ..pipelines import load_autoencoder, load_text_to_image
 from ..seeding import seeded_init
 from ..sd_autoencoder import AutoencoderWithCritic, JudgePerceptual, PatchDiscriminator, decoder_finetune_objectives
-from ..training import Objective, TrainConfig, TrainResult, train
+from ..training import TrainConfig, TrainResult, train
 from .record import machine_fields
 
 __all__ = ["DecoderRecipe", "DECODER_RECIPE", "BEFORE_DECODER", "scaled", "finetune_decoder", "decoder_report", "build"]
