@@ -294,8 +294,11 @@ def decoder_finetune_loss(perceptual: JudgePerceptual | None, *, subject_weight:
             kl = posterior.kl().float().sum() / x.numel()
             total, terms["kl"] = total + kl_weight * kl, kl.detach()
         if disc_weight > 0:
+            if "step" not in batch:
+                raise KeyError("with a discriminator the batch must say its step, so the GAN term knows when to join "
+                               "(gen_start): batch_fn = lambda step, g: {**storybook.subject_batch(8, g), 'step': step}.")
             model.last_fake = x_hat.detach()                      # for the discriminator's turn on the same batch
-            if int(batch.get("step", 0)) >= gen_start and torch.is_grad_enabled():
+            if int(batch["step"]) >= gen_start and torch.is_grad_enabled():
                 g_loss = -model.discriminator(x_hat).mean()
                 lam = adaptive_weight(nll, g_loss, vae.decoder.conv_out.weight)
                 total, terms["g_loss"], terms["adaptive_weight"] = total + lam * disc_weight * g_loss, g_loss.detach(), lam

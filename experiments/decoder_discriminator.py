@@ -10,7 +10,8 @@ decoder again with the encoder frozen, so the latents, the scaling factor and th
 stage's loss (subject-weighted L1 + 0.1 perceptual, ``sd_autoencoder.decoder_finetune_loss``) plus the hinge
 GAN term of the autoencoder stage, weighted adaptively as in latent diffusion (``sd_autoencoder``'s
 ``adaptive_weight``: the GAN gradient at the decoder's last layer scaled to the reconstruction's) times
-``--disc-weight``. A fresh ``PatchDiscriminator`` trains from step 0; the generator term joins at
+``--disc-weight``. A fresh ``PatchDiscriminator`` (seed 0; the stored arms drew it from the global RNG, before the
+seeding fix) trains from step 0; the generator term joins at
 ``--gen-start``. The trained weights are measured (no EMA: 600 steps are too few for a 0.999 average):
 
 - the round trip on the record's renders (``evaluation.reconstruction_report``, n = --n-eval, seed 1): PSNR
@@ -37,6 +38,7 @@ from course_utils.env import training_autocast  # noqa: E402
 from course_utils.evaluation import reconstruction_report, sample_quality  # noqa: E402
 from course_utils.metrics import load_judge  # noqa: E402
 from course_utils.pipelines import load_text_to_image  # noqa: E402
+from course_utils.seeding import seeded_init  # noqa: E402
 from course_utils.sd_autoencoder import (AutoencoderWithCritic, JudgePerceptual, PatchDiscriminator,  # noqa: E402
                                          decoder_finetune_objectives)
 from course_utils.training import Objective, TrainConfig, train  # noqa: E402
@@ -66,7 +68,8 @@ def main() -> None:
     pipe = load_text_to_image(device="cpu")
     before = {k: v for k, v in reconstruction_report(pipe.vae, n=args.n_eval, size=128, seed=1).items() if k in KEYS}
     print("shipped decoder:", before, flush=True)
-    model = AutoencoderWithCritic(pipe.vae, PatchDiscriminator())
+    with seeded_init(0):                          # the discriminator's first weights from a seed, not the global RNG
+        model = AutoencoderWithCritic(pipe.vae, PatchDiscriminator())
     config = TrainConfig(steps=args.steps, lr=args.lr, warmup_steps=50, lr_schedule="cosine", seed=0,
                          autocast=training_autocast())
     t0 = time.perf_counter()

@@ -189,14 +189,17 @@ def test_the_subject_stage_trains_the_encoder_too_with_a_kl_term():
 def test_the_decoder_stage_with_a_discriminator_trains_decoder_and_critic_not_the_encoder():
     from course_utils.sd_autoencoder import (AutoencoderWithCritic, PatchDiscriminator, decoder_finetune_loss,
                                              decoder_finetune_objectives)
+    from course_utils.seeding import seeded_init
     from course_utils.training import TrainConfig, train
     vae = build_autoencoder(TINY_VAE, seed=0)
     with pytest.raises(TypeError, match="AutoencoderWithCritic"):
         decoder_finetune_objectives(vae, None, disc_weight=0.5)
     with pytest.raises(ValueError, match="disc_weight must be ≥ 0"):
         decoder_finetune_loss(None, disc_weight=-1.0)
-    torch.manual_seed(0)
-    model = AutoencoderWithCritic(vae, PatchDiscriminator((8, 16)))
+    with seeded_init(0):
+        model = AutoencoderWithCritic(vae, PatchDiscriminator((8, 16)))
+    with pytest.raises(KeyError, match="must say its step"):           # else the GAN term would never know when
+        decoder_finetune_loss(None, disc_weight=0.5)(model, _subject_batch(), make_generator(0))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     objectives = decoder_finetune_objectives(model, None, disc_weight=0.5, gen_start=2)
     assert [o.name for o in objectives] == ["loss", "d_loss"]

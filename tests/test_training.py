@@ -65,7 +65,7 @@ def test_ema_is_the_running_average_of_the_weights():
         assert not torch.equal(w0[k], w1[k])
 
 
-def test_ema_warmup_ramps_the_decay_as_diffusers_does():
+def test_ema_warmup_ramps_the_decay_as_diffusers_does(tmp_path):
     from diffusers.training_utils import EMAModel
     model = tiny_model()
     w0 = params(model)
@@ -79,7 +79,12 @@ def test_ema_warmup_ramps_the_decay_as_diffusers_does():
     for t in (0, 1, 5, 100, 5000):
         assert config.ema_decay_at(t) == pytest.approx(reference.get_decay(t + 1))
     assert TrainConfig(steps=10, ema_decay=0.999).ema_decay_at(0) == 0.999     # without warm-up: constant
-    assert config.run_settings()["ema_warmup"] is True            # a resume with the other setting is refused
+    # a run checkpointed with the ramp cannot be resumed without it (its average would mean something else)
+    train(tiny_model(), mse, batch_fn, TrainConfig(steps=2, lr=1e-2, ema_decay=0.999, ema_warmup=True,
+                                                   run_dir=str(tmp_path)), progress=False)
+    with pytest.raises(CheckpointError, match="ema_warmup=True → False"):
+        train(tiny_model(), mse, batch_fn, TrainConfig(steps=3, lr=1e-2, ema_decay=0.999, run_dir=str(tmp_path)),
+              progress=False)
 
 
 def test_checkpoint_round_trip_holds_weights_ema_optimizer_and_history(tmp_path):
