@@ -71,6 +71,8 @@ def printed(prefix: str, pattern: str) -> float:
 def result(name: str) -> dict:
     """A stored benchmark result (benchmarks/results/) or a study's (experiments/<name>/<name>.json)."""
     study = EXPERIMENTS / name / f"{name}.json"
+    if not study.exists():              # a study's other runs: experiments/<study>/<study>-<arm>.json and the like
+        study = next(iter(sorted(EXPERIMENTS.glob(f"*/{name}.json"))), study)
     return json.loads(study.read_text()) if study.exists() else results.load(name)
 
 
@@ -216,6 +218,22 @@ CLAIMS = [
     Claim("10", "[[85]]% for the place", lambda: 100 * result("editing_quality")["edits"]["by_kind"]["place"]["all"]),
     Claim("10", "[[65]]% for the animal", lambda: 100 * result("editing_quality")["edits"]["by_kind"]["subject"]["all"]),
     Claim("10", "the new animal in [[95]]% of the inpaintings", lambda: 100 * result("editing_quality")["inpainting"]["subject"]),
+    # 11: the live textual-inversion run's printed distances
+    Claim("11", "a long way: [[0.524]] from where it started", lambda: printed("11", r"it moved (\d\.\d+) from")),
+    Claim("11", "further than \"fox\" lies from \"squirrel\" ([[0.460]])", lambda: printed("11", r"long and (\d\.\d+) from 'fox'")),
+    Claim("11", "whose vectors are about [[0.4]] long", lambda: printed("11", r"whose vector is (\d\.\d+) long"), tol=0.05),
+    # 11: the adapter settings tried on this model (experiments/personalise, personalise_v3.json)
+    Claim("11", "most often ([[75]]% of the unseen scenes)", lambda: 100 * max(
+        r["success"] for r in result("personalise_v3")["rows"] if r["method"] != "base")),
+    Claim("11", "also cost [[9]] points of the old compositions", lambda: max(
+        (r for r in result("personalise_v3")["rows"] if r["method"] != "base"), key=lambda r: r["success"])["drift_points"]),
+    Claim("10", "the judge reads [[5]] of the 16 owls as in a forest", lambda: printed("10", r"in a forest: (\d+) of 16")),
+    Claim("10", "5 of the [[16]] owls", lambda: code_number("10", r"n = (\d+) plain = pipe\(\[\"owl reading")),
+    Claim("10", "read right in [[80]]% of the edits, against 68%", lambda: 100 * result("edit_guidance")["best"]["all"]),
+    Claim("10", "against [[68]]% at w = 4", lambda: 100 * next(r["all"] for r in result("edit_guidance")["rows"]
+                                                         if r["strength"] == 1.0 and r["guidance"] == 4.0)),
+    Claim("10", "where it\nread right in 80% of the edits, against 68% at w = [[4]]", lambda: max(
+        r["guidance"] for r in result("edit_guidance")["rows"])),
     Claim("10", "our VAE's own round trip keeps about [[22]] dB",
           lambda: record("storybook-sd")["metrics"]["vae_reconstruction"]["psnr_db"], tol=0.5),
     Claim("10", "its round trip alone keeps only about [[22]] dB",
@@ -238,6 +256,15 @@ CLAIMS = [
     Claim("07", "the whole picture loses about [[0.5]] dB", lambda: -_stage_gain("psnr_db", "before_decoder_finetune", None)),
     Claim("07", "the detail ratio returns to about\n[[1.0]]", lambda: record("storybook-sd")["metrics"]["vae_reconstruction"]["detail_ratio"], tol=0.1),
     Claim("07", "detail ratio rises only to\n[[0.71]]", lambda: record("storybook-sd")["metrics"]["vae_reconstruction"]["subject_detail_ratio"]),
+    # 07: the longer run of stage 2b (experiments/subject_autoencoder, arm A: rows at 0, 5, 10, 20, 30, 45 min)
+    Claim("07", "took the subject from\n[[13.5]] dB", lambda: result("subject_autoencoder-A")["rows"][0]["subject_psnr_db"]),
+    Claim("07", "to [[15.0]] dB in its first 10 minutes", lambda: result("subject_autoencoder-A")["rows"][2]["subject_psnr_db"]),
+    Claim("07", "in its first [[10]] minutes", lambda: result("subject_autoencoder-A")["rows"][2]["train_minutes"]),
+    Claim("07", "and to [[17.6]] dB after 45", lambda: result("subject_autoencoder-A")["rows"][-1]["subject_psnr_db"]),
+    Claim("07", "17.6 dB after [[45]], each minute", lambda: result("subject_autoencoder-A")["rows"][-1]["train_minutes"]),
+    Claim("07", "at every other scale or interval it tried,\nthe samples spread about as much as the renders do ([[0.98]] to 1.02)",
+          lambda: min(r["seed_variation_pixels"] for r in result("guidance_variety_decoder")["rows"])),
+    Claim("07", "the renders do (0.98 to [[1.02]])", lambda: max(r["seed_variation_pixels"] for r in result("guidance_variety_decoder")["rows"])),
     # 08: the saved comparison table, and the shipped baselines' records
     Claim("08", "[[500]] of its images took 27 minutes", lambda: compare("diffusion DDPM-1000")["samples"]),
     Claim("08", "500 of its images took [[27]] minutes", DDPM_500_MIN),
