@@ -58,10 +58,14 @@ class Teaching:
     prior_weight: float = 0.0            # DreamBooth and LoRA: 0 = no prior preservation
     prior_images: int = 216              # DreamBooth: class images, 2 renders of each training composition
     seed: int = 0
+    init_word: str | None = "squirrel"   # textual inversion: the new vector starts as this word's (None: the mean)
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}.")
+        if self.init_word != "squirrel" and self.method != "textual_inversion":
+            raise ValueError("init_word belongs to textual inversion (where the new word's vector starts); LoRA and "
+                             "DreamBooth teach the identifier 'sks' through the network's weights.")
         if self.prior_weight and self.method == "textual_inversion":
             raise ValueError("prior_weight belongs to DreamBooth and LoRA (trained DreamBooth-style); textual "
                              "inversion leaves every network weight as it was, so it has no prior to keep.")
@@ -70,7 +74,7 @@ class Teaching:
 def teach(pipe, how: Teaching, *, run_dir: str | Path | None = None, progress: bool = True) -> TrainResult:
     """Teach ``pipe`` the new animal from ``your_photos()``, in place, with the course's one training loop."""
     word = TI_TOKEN if how.method == "textual_inversion" else IDENTIFIER
-    row = add_word(pipe, word, init_from="squirrel") if how.method == "textual_inversion" else None
+    row = add_word(pipe, word, init_from=how.init_word) if how.method == "textual_inversion" else None
     allow_word(pipe, word)
     photos = photo_cache(pipe, your_photos(), photo_captions(word, [(a, p) for (_, a, p), _ in YOUR_PHOTOS]))
     for p in list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters()):
@@ -190,6 +194,10 @@ def add_word(pipe, word: str, *, init_from: str | None = None) -> int:
     all tokens). Returns its row in the embedding table."""
     if not isinstance(word, str) or not word.strip() or " " in word:
         raise ValueError(f"the new word must be one token without spaces, such as {TI_TOKEN!r}; got {word!r}.")
+    unknown = [w for w in (init_from or "").split() if w not in (getattr(pipe, "vocabulary", None) or (w,))]
+    if unknown:
+        raise ValueError(f"init_from={init_from!r}: the model never learned {', '.join(map(repr, unknown))}, so its vector "
+                         f"means nothing yet. Start from a word it knows: {', '.join(pipe.vocabulary)}.")
     if _known(pipe, word) or pipe.tokenizer.add_tokens([word]) != 1:
         raise ValueError(f"{word!r} is already in this tokenizer's vocabulary, so textual inversion would overwrite a "
                          "word the model knows. Pick a new name such as '<my-hedgehog>', or start from a freshly "

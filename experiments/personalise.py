@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float)
     parser.add_argument("--prior", type=float, default=0.0, help="prior-preservation weight (LoRA, DreamBooth)")
     parser.add_argument("--rank", type=int, default=4)
+    parser.add_argument("--init-word", default="squirrel",
+                        help="textual inversion: the word whose vector the new one starts from ('mean': all words')")
     parser.add_argument("--per-scene", type=int, default=2)
     parser.add_argument("--guidance", type=float, help="sampling guidance (default: the pipeline's default_guidance)")
     parser.add_argument("--name", default=NAME, help="the result file (one base model per file)")
@@ -97,7 +99,9 @@ def main() -> None:
         save(args.name, {"device": device_label(), "rows": rows}, folder=HERE / NAME)
     base_seen = base_row["seen_adherence"]
     pipe = load_text_to_image(device="cpu")
-    how = P.Teaching(args.method, steps=args.steps, lr=args.lr, rank=args.rank, prior_weight=args.prior)
+    init = None if args.init_word == "mean" else args.init_word
+    how = P.Teaching(args.method, steps=args.steps, lr=args.lr, rank=args.rank, prior_weight=args.prior,
+                     **({"init_word": init} if args.method == "textual_inversion" else {}))
     t0 = time.perf_counter()
     P.teach(pipe, how, progress=False)
     minutes = (time.perf_counter() - t0) / 60
@@ -105,6 +109,7 @@ def main() -> None:
     report = personal_report(pipe, word, recognise, per_scene=args.per_scene, seed=SEED, guidance_scale=w)
     report["sample_steps"] = report.pop("steps")
     row = {**report, "method": args.method, "steps": args.steps, "lr": args.lr, "prior": args.prior, "rank": args.rank,
+           **({"init_word": args.init_word} if args.method == "textual_inversion" else {}),
            "train_minutes": round(minutes, 2),
            "drift_points": round(100 * (base_seen - report["seen_adherence"]), 1)}
     rows = json.loads(path.read_text())["rows"]                 # with any rows a run beside this one added

@@ -96,6 +96,22 @@ def test_textual_inversion_moves_one_row_and_loads_into_diffusers(tmp_path):
         P.load_textual_inversion(fresh_pipe(), path, token="squirrel")
 
 
+def test_the_new_word_starts_from_the_chosen_word_or_the_mean_and_an_unknown_one_is_refused():
+    pipe = fresh_pipe()
+    table = pipe.text_encoder.get_input_embeddings().weight
+    fox = table[pipe.tokenizer("fox", add_special_tokens=False).input_ids[0]].detach().clone()
+    mean = table.detach().mean(dim=0)
+    row = P.add_word(pipe, P.TI_TOKEN, init_from="fox")
+    assert torch.equal(pipe.text_encoder.get_input_embeddings().weight[row], fox)
+    other = fresh_pipe()
+    row = P.add_word(other, P.TI_TOKEN, init_from=None)
+    torch.testing.assert_close(other.text_encoder.get_input_embeddings().weight[row], mean)
+    with pytest.raises(ValueError, match="never learned 'hedgehog'.*squirrel"):
+        P.add_word(fresh_pipe(), P.TI_TOKEN, init_from="hedgehog")
+    with pytest.raises(ValueError, match="init_word belongs to textual inversion"):
+        P.Teaching("lora", steps=1, lr=1e-3, init_word="fox")
+
+
 def test_a_word_the_model_knows_cannot_become_the_new_token():
     with pytest.raises(ValueError, match="already in this tokenizer's vocabulary"):
         P.add_word(fresh_pipe(), "squirrel")
