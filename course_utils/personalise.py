@@ -33,7 +33,7 @@ from .storybook import ACTIONS, PLACES, TRAIN_COMPOSITIONS, YOUR_PHOTOS, caption
 from .text_to_image import TextToImageModel, latent_diffusion_prediction, tokenize
 from .training import Objective, TrainConfig, TrainResult, train
 
-__all__ = ["IDENTIFIER", "TI_TOKEN", "LORA_TARGETS", "METHODS", "Teaching", "teach", "unseen_scenes", "adapter_info",
+__all__ = ["IDENTIFIER", "TI_TOKEN", "ti_word", "LORA_TARGETS", "METHODS", "Teaching", "teach", "unseen_scenes", "adapter_info",
            "photo_captions", "photo_cache", "photo_batches",
            "prior_batches", "add_word", "allow_word", "keep_only_row", "personal_loss", "prior_preservation_loss",
            "lora_linear", "add_lora", "lora_parameters", "weights_digest", "save_textual_inversion",
@@ -59,10 +59,15 @@ class Teaching:
     prior_images: int = 216              # DreamBooth: class images, 2 renders of each training composition
     seed: int = 0
     init_word: str | None = "squirrel"   # textual inversion: the new vector starts as this word's (None: the mean)
+    vectors: int = 1                     # textual inversion: new tokens that together stand for the word
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}.")
+        if isinstance(self.vectors, bool) or not isinstance(self.vectors, int) or self.vectors < 1 or (
+                self.vectors > 1 and self.method != "textual_inversion"):
+            raise ValueError(f"vectors must be a whole number ≥ 1, and above 1 only for textual inversion; got "
+                             f"{self.vectors!r} for {self.method}.")
         if self.init_word != "squirrel" and self.method != "textual_inversion":
             raise ValueError("init_word belongs to textual inversion (where the new word's vector starts); LoRA and "
                              "DreamBooth teach the identifier 'sks' through the network's weights.")
@@ -73,9 +78,11 @@ class Teaching:
 
 def teach(pipe, how: Teaching, *, run_dir: str | Path | None = None, progress: bool = True) -> TrainResult:
     """Teach ``pipe`` the new animal from ``your_photos()``, in place, with the course's one training loop."""
-    word = TI_TOKEN if how.method == "textual_inversion" else IDENTIFIER
-    row = add_word(pipe, word, init_from=how.init_word) if how.method == "textual_inversion" else None
-    allow_word(pipe, word)
+    word = ti_word(how.vectors) if how.method == "textual_inversion" else IDENTIFIER
+    rows = ([add_word(pipe, token, init_from=how.init_word) for token in word.split()]
+            if how.method == "textual_inversion" else None)
+    for token in word.split():
+        allow_word(pipe, token)
     photos = photo_cache(pipe, your_photos(), photo_captions(word, [(a, p) for (_, a, p), _ in YOUR_PHOTOS]))
     for p in list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters()):
         p.requires_grad_(False)
@@ -83,7 +90,7 @@ def teach(pipe, how: Teaching, *, run_dir: str | Path | None = None, progress: b
     if how.method == "textual_inversion":
         table = pipe.text_encoder.get_input_embeddings().weight
         params = [table.requires_grad_(True)]
-        keep_only_row(table, row)
+        keep_only_row(table, rows)
     elif how.method == "lora":
         add_lora(pipe.unet, how.rank, generator=make_generator(how.seed))
         params = lora_parameters(pipe.unet)
@@ -213,9 +220,15 @@ def add_word(pipe, word: str, *, init_from: str | None = None) -> int:
     return row
 
 
-def keep_only_row(table: torch.nn.Parameter, row: int) -> torch.utils.hooks.RemovableHandle:
-    """Textual inversion's update, by hand: zero every row's gradient but ``row``'s, so the optimiser
-    moves v* alone (with no weight decay, AdamW leaves a row with zero gradient exactly as it was)."""
+def ti_word(vectors: int = 1) -> str:
+    """The prompt word textual inversion learns: ``<hedgehog>``, or with several vectors the tokens
+    ``<hedgehog> <hedgehog>_1 …`` (the names diffusers' ``load_textual_inversion`` gives a multi-vector file)."""
+    return " ".join([TI_TOKEN] + [f"{TI_TOKEN}_{i}" for i in range(1, vectors)])
+
+
+def keep_only_row(table: torch.nn.Parameter, row: int | Sequence[int]) -> torch.utils.hooks.RemovableHandle:
+    """Textual inversion's update, by hand: zero every row's gradient but ``row``'s (or those rows'), so the
+    optimiser moves v* alone (with no weight decay, AdamW leaves a row with zero gradient exactly as it was)."""
     mask = torch.zeros(table.shape[0], 1, dtype=table.dtype, device=table.device)
     mask[row] = 1
     return table.register_hook(lambda grad: grad * mask)

@@ -9,6 +9,7 @@ the action and place), adherence on the 108 seen compositions against the base m
 training minutes. Each run adds one row to experiments/personalise/personalise.json; the README tabulates them.
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/personalise.py --shipped [--per-scene 4]
+    OMP_NUM_THREADS=1 .venv/bin/python experiments/personalise.py --repeated-subject
 
 asks where success is lost: the shipped adapters (data/personal-*) draw the six scenes the photos DO show, with
 the same validation seeds; if they fail there as often as on the unseen scenes, the model cannot draw the
@@ -65,6 +66,23 @@ def shipped_on_photo_scenes(per_scene: int) -> list[dict]:
     return rows
 
 
+def repeated_subject(n: int = 16) -> list[dict]:
+    """Can the base model read a caption whose subject word is repeated (as a multi-vector word makes it)? The
+    share of "squirrel … sleeping in the snow" samples (seeds 100 …) whose action and place the judge reads."""
+    from course_utils.metrics import judge_labels
+    pipe = load_text_to_image(device="cpu")
+    rows = []
+    for k in (1, 2, 4):
+        prompt = " ".join(["squirrel"] * k) + " sleeping in the snow"
+        images = text_to_image.generate(pipe, [prompt] * n, [100 + i for i in range(n)],
+                                        guidance_scale=pipe.default_guidance, num_inference_steps=25)
+        read = judge_labels(images)[:, 1:].tolist()
+        ok = sum(storybook.ACTIONS[a] == "sleeping" and storybook.PLACES[p] == "in the snow" for a, p in read)
+        rows.append({"prompt": prompt, "tokens": len(pipe.tokenizer.tokenize(prompt)), "kept": ok, "n": n})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", choices=P.METHODS)
@@ -72,13 +90,19 @@ def main() -> None:
     parser.add_argument("--lr", type=float)
     parser.add_argument("--prior", type=float, default=0.0, help="prior-preservation weight (LoRA, DreamBooth)")
     parser.add_argument("--rank", type=int, default=4)
+    parser.add_argument("--vectors", type=int, default=1, help="textual inversion: new tokens for the word")
     parser.add_argument("--init-word", default="squirrel",
                         help="textual inversion: the word whose vector the new one starts from ('mean': all words')")
     parser.add_argument("--per-scene", type=int, default=2)
     parser.add_argument("--guidance", type=float, help="sampling guidance (default: the pipeline's default_guidance)")
     parser.add_argument("--name", default=NAME, help="the result file (one base model per file)")
     parser.add_argument("--shipped", action="store_true", help="the shipped adapters on the photos' own scenes")
+    parser.add_argument("--repeated-subject", action="store_true",
+                        help="the base model on captions with the subject word repeated 1, 2 and 4 times")
     args = parser.parse_args()
+    if args.repeated_subject:
+        save(f"{NAME}_repeated_subject", {"device": device_label(), "rows": repeated_subject()}, folder=HERE / NAME)
+        return
     if args.shipped:
         rows = shipped_on_photo_scenes(args.per_scene)
         save(f"{NAME}_seen", {"device": device_label(), "rows": rows}, folder=HERE / NAME)
@@ -101,15 +125,15 @@ def main() -> None:
     pipe = load_text_to_image(device="cpu")
     init = None if args.init_word == "mean" else args.init_word
     how = P.Teaching(args.method, steps=args.steps, lr=args.lr, rank=args.rank, prior_weight=args.prior,
-                     **({"init_word": init} if args.method == "textual_inversion" else {}))
+                     **({"init_word": init, "vectors": args.vectors} if args.method == "textual_inversion" else {}))
     t0 = time.perf_counter()
     P.teach(pipe, how, progress=False)
     minutes = (time.perf_counter() - t0) / 60
-    word = P.TI_TOKEN if args.method == "textual_inversion" else P.IDENTIFIER
+    word = P.ti_word(args.vectors) if args.method == "textual_inversion" else P.IDENTIFIER
     report = personal_report(pipe, word, recognise, per_scene=args.per_scene, seed=SEED, guidance_scale=w)
     report["sample_steps"] = report.pop("steps")
     row = {**report, "method": args.method, "steps": args.steps, "lr": args.lr, "prior": args.prior, "rank": args.rank,
-           **({"init_word": args.init_word} if args.method == "textual_inversion" else {}),
+           **({"init_word": args.init_word, "vectors": args.vectors} if args.method == "textual_inversion" else {}),
            "train_minutes": round(minutes, 2),
            "drift_points": round(100 * (base_seen - report["seen_adherence"]), 1)}
     rows = json.loads(path.read_text())["rows"]                 # with any rows a run beside this one added

@@ -216,3 +216,24 @@ def test_a_textual_inversion_folder_for_another_text_encoder_is_refused(tmp_path
     assert P.load_textual_inversion(fresh_pipe(), folder) == P.TI_TOKEN
     with pytest.raises(CheckpointError, match="another base model.*personal-ti"):
         P.load_textual_inversion(fresh_pipe(seed=3), folder)
+
+
+def test_textual_inversion_with_several_vectors_trains_exactly_those_rows():
+    from course_utils.pipelines import load_text_to_image
+    pipe = load_text_to_image(device="cpu")
+    start = pipe.text_encoder.get_input_embeddings().weight.detach().clone()
+    P.teach(pipe, P.Teaching("textual_inversion", steps=2, lr=5e-3, vectors=3), progress=False)
+    word = P.ti_word(3)
+    assert word == "<hedgehog> <hedgehog>_1 <hedgehog>_2"
+    table = pipe.text_encoder.get_input_embeddings().weight.detach()
+    rows = [pipe.tokenizer.convert_tokens_to_ids(t) for t in word.split()]
+    assert rows == list(range(len(start), len(start) + 3))                  # three new rows, in order
+    assert torch.equal(table[:len(start)], start)                            # every old word as it was
+    squirrel = start[pipe.tokenizer.convert_tokens_to_ids("squirrel</w>")]
+    assert all(not torch.equal(table[r], squirrel) for r in rows)            # all three started there and moved
+    image = pipe(f"{word} fishing in the snow", generator=make_generator(0), num_inference_steps=2, output_type="pt")
+    assert image.images.shape == (1, 3, 128, 128)
+    with pytest.raises(ValueError, match="above 1 only for textual inversion"):
+        P.Teaching("lora", steps=1, lr=1e-3, vectors=2)
+    with pytest.raises(ValueError, match="whole number ≥ 1"):
+        P.Teaching("textual_inversion", steps=1, lr=1e-3, vectors=0)
