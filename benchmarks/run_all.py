@@ -133,7 +133,8 @@ def targets() -> list[tuple[str, str, str]]:
         rows.append(("… detail (mean |Laplacian|) of samples / renders", "0.8–1.2", f"{tq['detail_ratio']:.2f}"))
         # the same measure at other guidance scales, and for the model before the subject rebuild (--name runs)
         others = [(label, load(f"text_to_image_quality-{suffix}")) for label, suffix in (
-            ("this model, w = 7.5", "w7.5"), ("the model before the subject rebuild, w = 4", "before26-w4"),
+            ("this model, w = 4", "w4"), ("its 2,400-step UNet before the 4,800-step one, w = 7.5", "w7.5"),
+            ("the model before the subject rebuild, w = 4", "before26-w4"),
             ("the model before the subject rebuild, w = 7.5", "before26-w7.5"))]
         if any(r for _, r in others):
             rows.append(("… judge-FID / floor at other guidance scales, and of the model before the rebuild", "reported",

@@ -17,7 +17,7 @@ from test_lab_widgets import NOTEBOOKS, RUN_S, figure_src, run_all, serve_lab
 NOTEBOOK = NOTEBOOKS / "10_editing_and_control.ipynb"
 NEW_PROMPT = "fox reading in the snow"
 UNKNOWN_PROMPT = "squirrel fishing by a volcano"
-#: Notebook 10 ran in 364 s in fast mode on 2 shared cores (its img2img sweep 214 s of it), more than RUN_S.
+#: The lab runs the cells the playground needs (test_lab_widgets.WIDGET_CELLS); generous, as the machine may be shared.
 NOTEBOOK_RUN_S = 900
 
 
