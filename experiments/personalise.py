@@ -67,8 +67,8 @@ def shipped_on_photo_scenes(per_scene: int) -> list[dict]:
 
 
 def repeated_subject(n: int = 16) -> list[dict]:
-    """Can the base model read a caption whose subject word is repeated (as a multi-vector word makes it)? The
-    share of "squirrel … sleeping in the snow" samples (seeds 100 …) whose action and place the judge reads."""
+    """Can the base model read a caption whose subject word is repeated (as a multi-vector word makes it)? How
+    many of ``n`` "squirrel … sleeping in the snow" samples (seeds 100 …) the judge reads with that action and place."""
     from course_utils.metrics import judge_labels
     pipe = load_text_to_image(device="cpu")
     rows = []
