@@ -1,6 +1,6 @@
 """Notebook 11's three ways to teach the model the hedgehog, side by side: success, identity kept, drift, size, time.
 
-    .venv/bin/python benchmarks/personalise.py [--per-scene 4] [--drift 1]
+    .venv/bin/python benchmarks/personalise.py [--per-scene 4] [--drift 1] [--guidance W --name personalise-wW]
 
 For the base model (data/storybook-sd) and each shipped adapter (data/personal-*, made by
 ``python -m course_utils.train personal-…``):
@@ -39,6 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-scene", type=int, default=4, help="samples per unseen (action, place) pair")
     parser.add_argument("--drift", type=int, default=1, help="samples per training composition for the drift")
+    parser.add_argument("--guidance", type=float, default=None, help="default: the base model's recorded default")
+    parser.add_argument("--name", default="personalise",
+                        help="the result file's name (benchmarks/results/NAME.json): another name keeps the default's")
     args = parser.parse_args()
     judge_new = recogniser.load()
     recognise = judge_new.predict
@@ -47,13 +50,14 @@ def main() -> None:
     base = load_text_to_image(device="cpu")
     P.allow_word(base, P.IDENTIFIER)
     rows = {"base model": {**personal_report(base, P.IDENTIFIER, recognise, per_scene=args.per_scene,
-                                                drift_per_composition=args.drift), "bytes": None, "train_seconds": None}}
+                                                drift_per_composition=args.drift, guidance_scale=args.guidance),
+                           "bytes": None, "train_seconds": None}}
     for name, (folder, load) in ADAPTERS.items():
         pipe = load_text_to_image(device="cpu")
         word = load(pipe, data_path(folder))
         record = json.loads((data_path(folder) / "record.json").read_text())
         rows[name] = {**personal_report(pipe, word, recognise, per_scene=args.per_scene,
-                                          drift_per_composition=args.drift),
+                                          drift_per_composition=args.drift, guidance_scale=args.guidance),
                       "bytes": record["weights_bytes"], "train_seconds": record["train_seconds"],
                       "steps": record["steps"], "cpu": record["cpu"], "threads": record["threads"]}
     for name, row in rows.items():
@@ -63,7 +67,7 @@ def main() -> None:
         print(f"{name:24s} success {100 * row['success']:5.1f} %  kept {100 * row['kept']:5.1f} %  "
               f"seen {100 * row['seen_adherence']:5.1f} % (drift {row['drift_points']:+.1f})  {size}  {took}")
     seconds = round(time.perf_counter() - t0, 1)
-    print("wrote", save("personalise", {"device": device_label(), "unet_bytes": unet_bytes, "per_scene": args.per_scene,
+    print("wrote", save(args.name, {"device": device_label(), "unet_bytes": unet_bytes, "per_scene": args.per_scene,
                                         "drift_per_composition": args.drift, "rows": rows, "seconds": seconds}))
 
 
