@@ -230,7 +230,7 @@ def test_textual_inversion_with_several_vectors_trains_exactly_those_rows():
     assert rows == list(range(len(start), len(start) + 3))                  # three new rows, in order
     assert torch.equal(table[:len(start)], start)                            # every old word as it was
     squirrel = start[pipe.tokenizer.convert_tokens_to_ids("squirrel</w>")]
-    assert all(not torch.equal(table[r], squirrel) for r in rows)            # all three started there and moved
+    assert all(not torch.equal(table[r], squirrel) for r in rows)            # none still sits at its start, "squirrel"
     image = pipe(f"{word} fishing in the snow", generator=make_generator(0), num_inference_steps=2, output_type="pt")
     assert image.images.shape == (1, 3, 128, 128)
     with pytest.raises(ValueError, match="above 1 only for textual inversion"):
