@@ -350,7 +350,9 @@ def personal_report(pipe, word: str, recognise: Callable[[torch.Tensor], torch.T
     seen = text_to_image.generate(pipe, [storybook.caption(*c) for c in comps],
                                   [seed + 10_000 + i for i in range(len(comps))], guidance_scale=w,
                                   num_inference_steps=num_inference_steps)
+    seen_scores = metrics.adherence(seen, comps)
     return {"success": round(float(recognise(images).float().mean()), 4),
             "kept": round(float((read[:, 1:] == wanted).all(dim=1).float().mean()), 4),
-            "seen_adherence": round(metrics.adherence(seen, comps)["all"], 4),
+            "seen_adherence": round(seen_scores["all"], 4),
+            "seen_parts": {k: round(v, 4) for k, v in seen_scores.items() if k != "all"},
             "n_unseen": len(scenes), "n_seen": len(comps), "guidance_scale": w, "steps": num_inference_steps}

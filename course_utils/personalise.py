@@ -5,8 +5,8 @@ Three ways, from the smallest change to the largest, each trained by the course'
 
     textual inversion (Gal et al. 2022)  one new word vector v*; everything else frozen
                                          → pipe.load_textual_inversion(file, token=...)
-    LoRA (Hu et al. 2021)                W x  →  W x + (α/r) · B A x  beside the UNet's attention
-                                         projections; only A [r, d] and B [d', r] train (peft)
+    LoRA (Hu et al. 2021)                W x  →  W x + (α/r) · B A x  beside the linear layers of the
+                                         UNet's transformer blocks; only A [r, d] and B [d', r] train (peft)
                                          → pipe.load_lora_weights(folder)
     DreamBooth (Ruiz et al. 2023)        every UNet weight, on prompts with a rare word, optionally
                                          with a prior-preservation loss on the known animals
@@ -30,19 +30,18 @@ import torch.nn.functional as F
 from .checkpoints import CheckpointError, verify_manifest, write_manifest
 from .seeding import make_generator
 from .storybook import ACTIONS, PLACES, TRAIN_COMPOSITIONS, YOUR_PHOTOS, caption, render_batch, your_photos
-from .text_to_image import TextToImageModel, latent_diffusion_prediction, tokenize
+from .text_to_image import TextToImageModel, drop_captions, latent_diffusion_prediction, tokenize
 from .training import Objective, TrainConfig, TrainResult, train
 
-__all__ = ["IDENTIFIER", "TI_TOKEN", "ti_word", "LORA_TARGETS", "METHODS", "Teaching", "teach", "unseen_scenes", "adapter_info",
-           "photo_captions", "photo_cache", "photo_batches",
-           "prior_batches", "add_word", "allow_word", "keep_only_row", "personal_loss", "prior_preservation_loss",
-           "lora_linear", "add_lora", "lora_parameters", "weights_digest", "save_textual_inversion",
+__all__ = ["IDENTIFIER", "TI_TOKEN", "ti_word", "LORA_TARGETS", "METHODS", "Teaching", "teach", "unseen_scenes",
+           "adapter_info", "photo_captions", "photo_cache", "photo_batches", "prior_batches", "add_word", "allow_word",
+           "keep_only_row", "personal_loss", "prior_preservation_loss", "lora_linear", "add_lora", "lora_parameters", "weights_digest", "save_textual_inversion",
            "load_textual_inversion", "write_info", "save_lora", "load_lora", "save_dreambooth", "load_dreambooth"]
 
 IDENTIFIER = "sks"
 TI_TOKEN = "<hedgehog>"
-#: the UNet's attention projections (self- and cross-attention), where LoRA adapters sit, as in diffusers' scripts
-LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+#: where LoRA adapters sit: every linear layer of the UNet's transformer blocks (attention, feed-forward, in/out)
+LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj", "ff.net.2", "proj_in", "proj_out")
 INFO = "personalise.json"
 METHODS = ("textual_inversion", "lora", "dreambooth")
 
@@ -57,6 +56,7 @@ class Teaching:
     rank: int = 4                        # LoRA only
     prior_weight: float = 0.0            # DreamBooth and LoRA: 0 = no prior preservation
     prior_images: int = 216              # DreamBooth: class images, 2 renders of each training composition
+    prior_empty: float = 0.0             # share of class images trained with the empty caption (keeps guidance's baseline)
     seed: int = 0
     init_word: str | None = "squirrel"   # textual inversion: the new vector starts as this word's (None: the mean)
     vectors: int = 1                     # textual inversion: new tokens that together stand for the word
@@ -71,6 +71,9 @@ class Teaching:
         if self.init_word != "squirrel" and self.method != "textual_inversion":
             raise ValueError("init_word belongs to textual inversion (where the new word's vector starts); LoRA and "
                              "DreamBooth teach the identifier 'sks' through the network's weights.")
+        if not 0 <= self.prior_empty < 1 or (self.prior_empty and not self.prior_weight):
+            raise ValueError(f"prior_empty is a share in [0, 1) of the class images, so it needs prior_weight > 0; "
+                             f"got prior_empty={self.prior_empty!r}, prior_weight={self.prior_weight!r}.")
         if self.prior_weight and self.method == "textual_inversion":
             raise ValueError("prior_weight belongs to DreamBooth and LoRA (trained DreamBooth-style); textual "
                              "inversion leaves every network weight as it was, so it has no prior to keep.")
@@ -100,7 +103,7 @@ def teach(pipe, how: Teaching, *, run_dir: str | Path | None = None, progress: b
         comps = [TRAIN_COMPOSITIONS[i % len(TRAIN_COMPOSITIONS)] for i in range(how.prior_images)]
         prior = photo_cache(pipe, render_batch(comps, [90_000 + i for i in range(how.prior_images)], 128),
                             [caption(*c) for c in comps])
-        batches = prior_batches(photos, prior, how.batch // 2)
+        batches = prior_batches(photos, prior, how.batch // 2, how.prior_empty)
         loss = lambda m, b, g: prior_preservation_loss(m, b, g, how.prior_weight)   # noqa: E731
     model = TextToImageModel(pipe.text_encoder, pipe.unet, pipe.scheduler.alphas_cumprod)
     config = TrainConfig(steps=how.steps, lr=how.lr, seed=how.seed, log_every=5,
@@ -145,16 +148,18 @@ def photo_batches(cache: dict[str, torch.Tensor], batch_size: int) -> Callable[[
     return lambda step, g: _take(cache, torch.randint(0, n, (batch_size,), generator=g))
 
 
-def prior_batches(photos: dict[str, torch.Tensor], prior: dict[str, torch.Tensor], batch_size: int
-                  ) -> Callable[[int, torch.Generator], dict]:
+def prior_batches(photos: dict[str, torch.Tensor], prior: dict[str, torch.Tensor], batch_size: int,
+                  p_empty: float = 0.0) -> Callable[[int, torch.Generator], dict]:
     """batch_fn for DreamBooth with prior preservation: ``batch_size`` photos, then ``batch_size`` class
-    images (renders of the animals the model knows, with their own captions), and "n_photos"."""
+    images (renders of the animals the model knows, own captions), and "n_photos". A class image goes with the empty
+    caption with probability ``p_empty``, which keeps ε_∅ too: guidance's w ε_c + (1 − w) ε_∅ carries it everywhere."""
     if photos["ids"].shape[1] != prior["ids"].shape[1]:
         raise ValueError("photos and class images were tokenized to different lengths; cache both with one pipe.")
 
     def batch(step: int, g: torch.Generator) -> dict:
         a = _take(photos, torch.randint(0, photos["mean"].shape[0], (batch_size,), generator=g))
         b = _take(prior, torch.randint(0, prior["mean"].shape[0], (batch_size,), generator=g))
+        b["ids"] = drop_captions(b["ids"], b["empty_ids"], g, p_empty) if p_empty else b["ids"]
         both = {k: torch.cat([a[k], b[k]]) for k in ("mean", "std", "ids")}
         return {**both, "empty_ids": a["empty_ids"], "scale": a["scale"], "n_photos": torch.tensor(batch_size)}
     return batch
@@ -351,11 +356,10 @@ def _check_base(pipe, info: dict, folder: Path, part: str, recipe: str) -> None:
 
 def save_lora(pipe, folder: str | Path, *, word: str = IDENTIFIER, rank: int, base: str) -> Path:
     """The UNet's adapter with diffusers' LoRA saver (pytorch_lora_weights.safetensors), plus what it is for."""
-    from diffusers.utils import convert_state_dict_to_diffusers
     from peft.utils import get_peft_model_state_dict
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(pipe.unet))
+    layers = get_peft_model_state_dict(pipe.unet)    # peft's key names (lora_A / lora_B), which diffusers loads as they are
     type(pipe).save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
     write_info(folder, {"method": "lora", "word": word, "rank": rank, "base": base})
     return folder

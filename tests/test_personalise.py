@@ -134,6 +134,23 @@ def test_prior_preservation_loss_is_the_dreambooth_scripts_formula():
     assert terms["photo"] != pytest.approx(terms["prior"])
 
 
+def test_class_images_can_go_without_caption_but_photos_never_do():
+    pipe = fresh_pipe()
+    cache = photos(pipe, P.IDENTIFIER)
+    prior = P.photo_cache(pipe, torch.zeros(3, 3, 32, 32), ["fox reading in a forest"] * 3)
+    empty = prior["empty_ids"]
+    rows = torch.cat([P.prior_batches(cache, prior, 4, p_empty=0.5)(s, make_generator(s))["ids"].view(2, 4, -1)
+                      for s in range(20)], dim=1)                     # [photos | class images, 80, L]
+    photo_empty, class_empty = ((half == empty).all(dim=-1).float().mean() for half in rows)
+    assert photo_empty == 0 and 0.3 < class_empty < 0.7
+    kept = P.prior_batches(cache, prior, 4)(0, make_generator(0))["ids"][4:]
+    assert not (kept == empty).all(dim=-1).any()
+    with pytest.raises(ValueError, match="prior_empty is a share.*needs prior_weight"):
+        P.Teaching("lora", steps=1, lr=1e-3, prior_empty=0.5)
+    with pytest.raises(ValueError, match="prior_empty is a share"):
+        P.Teaching("dreambooth", steps=1, lr=1e-3, prior_weight=1.0, prior_empty=1.0)
+
+
 def test_lora_round_trips_fuses_and_refuses_another_base(tmp_path):
     pipe = fresh_pipe()
     base = P.weights_digest(pipe.unet)
