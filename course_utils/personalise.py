@@ -35,8 +35,9 @@ from .training import Objective, TrainConfig, TrainResult, train
 
 __all__ = ["IDENTIFIER", "TI_TOKEN", "ti_word", "LORA_TARGETS", "METHODS", "Teaching", "teach", "unseen_scenes",
            "adapter_info", "photo_captions", "photo_cache", "photo_batches", "prior_batches", "add_word", "allow_word",
-           "keep_only_row", "personal_loss", "prior_preservation_loss", "lora_linear", "add_lora", "lora_parameters", "weights_digest", "save_textual_inversion",
-           "load_textual_inversion", "write_info", "save_lora", "load_lora", "save_dreambooth", "load_dreambooth"]
+           "keep_only_row", "personal_loss", "prior_preservation_loss", "lora_linear", "add_lora", "lora_parameters",
+           "weights_digest", "save_textual_inversion", "load_textual_inversion", "write_info", "save_lora", "load_lora",
+           "save_dreambooth", "load_dreambooth"]
 
 IDENTIFIER = "sks"
 TI_TOKEN = "<hedgehog>"
@@ -56,7 +57,7 @@ class Teaching:
     rank: int = 4                        # LoRA only
     prior_weight: float = 0.0            # DreamBooth and LoRA: 0 = no prior preservation
     prior_images: int = 216              # DreamBooth: class images, 2 renders of each training composition
-    prior_empty: float = 0.0             # share of class images trained with the empty caption (keeps guidance's baseline)
+    prior_empty: float = 0.0             # share of class images trained uncaptioned (keeps ε_uncond, see prior_batches)
     seed: int = 0
     init_word: str | None = "squirrel"   # textual inversion: the new vector starts as this word's (None: the mean)
     vectors: int = 1                     # textual inversion: new tokens that together stand for the word
@@ -152,7 +153,7 @@ def prior_batches(photos: dict[str, torch.Tensor], prior: dict[str, torch.Tensor
                   p_empty: float = 0.0) -> Callable[[int, torch.Generator], dict]:
     """batch_fn for DreamBooth with prior preservation: ``batch_size`` photos, then ``batch_size`` class
     images (renders of the animals the model knows, own captions), and "n_photos". A class image goes with the empty
-    caption with probability ``p_empty``, which keeps ε_∅ too: guidance's w ε_c + (1 − w) ε_∅ carries it everywhere."""
+    caption with probability ``p_empty``, which keeps ε_uncond too: guidance's w ε_cond + (1 − w) ε_uncond carries it."""
     if photos["ids"].shape[1] != prior["ids"].shape[1]:
         raise ValueError("photos and class images were tokenized to different lengths; cache both with one pipe.")
 

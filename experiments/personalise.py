@@ -21,8 +21,9 @@ import argparse
 import json
 import sys
 import time
-import torch
 from pathlib import Path
+
+import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
